@@ -1,0 +1,249 @@
+//! Raw model outputs -> candidate boxes in model-input pixels, one decoder per output layout (inference thread).
+//!
+//! Decoders take plain slices and shapes (no ort types) so they are testable without a model, and they
+//! never trust the numbers: non-finite scores or boxes and out-of-range classes are skipped.
+
+use super::Detection;
+
+fn finite_box(b: [f32; 4]) -> Option<[f32; 4]> {
+    b.iter().all(|v| v.is_finite()).then_some(b)
+}
+
+/// YOLO-NAS raw export: `boxes [N, 4]` xyxy and `scores [N, C]` (sigmoid applied).
+/// Every (anchor, class) pair scoring above `conf` is a candidate, as super-gradients' multi-label
+/// `predict` does.
+pub fn yolo_nas_raw(
+    boxes: &[f32],
+    scores: &[f32],
+    classes: usize,
+    conf: f32,
+    out: &mut Vec<Detection>,
+) {
+    if classes == 0 {
+        return;
+    }
+    let n = (boxes.len() / 4).min(scores.len() / classes);
+    for a in 0..n {
+        let row = &scores[a * classes..(a + 1) * classes];
+        if !row.iter().any(|&s| s > conf) {
+            continue;
+        }
+        let Some(bbox) = finite_box([
+            boxes[a * 4],
+            boxes[a * 4 + 1],
+            boxes[a * 4 + 2],
+            boxes[a * 4 + 3],
+        ]) else {
+            continue;
+        };
+        for (class_id, &score) in row.iter().enumerate() {
+            if score > conf && score.is_finite() {
+                out.push(Detection {
+                    class_id,
+                    score,
+                    bbox,
+                });
+            }
+        }
+    }
+}
+
+/// Ultralytics YOLOv8–v12: `output0 [4 + C, N]` (channel-major), rows cx, cy, w, h, then class scores.
+/// One candidate per anchor: its best class, if above `conf`.
+pub fn ultralytics(
+    out0: &[f32],
+    channels: usize,
+    anchors: usize,
+    conf: f32,
+    out: &mut Vec<Detection>,
+) {
+    if channels <= 4 || out0.len() < channels * anchors {
+        return;
+    }
+    let at = |c: usize, a: usize| out0[c * anchors + a];
+    for a in 0..anchors {
+        let (mut best, mut best_score) = (0, f32::NEG_INFINITY);
+        for c in 0..channels - 4 {
+            let s = at(4 + c, a);
+            if s > best_score {
+                (best, best_score) = (c, s);
+            }
+        }
+        if best_score <= conf || !best_score.is_finite() {
+            continue;
+        }
+        let (cx, cy, w, h) = (at(0, a), at(1, a), at(2, a), at(3, a));
+        let Some(bbox) = finite_box([cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0])
+        else {
+            continue;
+        };
+        out.push(Detection {
+            class_id: best,
+            score: best_score,
+            bbox,
+        });
+    }
+}
+
+/// YOLO-NAS export with embedded NMS, flat format: rows `[batch, x1, y1, x2, y2, score, class]`.
+/// Only image 0 of the batch is read.
+pub fn yolo_nas_flat(rows: &[f32], classes: usize, conf: f32, out: &mut Vec<Detection>) {
+    for r in rows.chunks_exact(7) {
+        if r[0] != 0.0 {
+            continue;
+        }
+        push_checked([r[1], r[2], r[3], r[4]], r[5], r[6], classes, conf, out);
+    }
+}
+
+/// YOLO-NAS export with embedded NMS, batch format (image 0): `num_predictions`, `pred_boxes [K, 4]`,
+/// `pred_scores [K]`, `pred_classes [K]`.
+pub fn yolo_nas_batch(
+    num: i64,
+    boxes: &[f32],
+    scores: &[f32],
+    class_ids: &[i64],
+    classes: usize,
+    conf: f32,
+    out: &mut Vec<Detection>,
+) {
+    let k = (num.max(0) as usize)
+        .min(boxes.len() / 4)
+        .min(scores.len())
+        .min(class_ids.len());
+    for i in 0..k {
+        let b = [
+            boxes[i * 4],
+            boxes[i * 4 + 1],
+            boxes[i * 4 + 2],
+            boxes[i * 4 + 3],
+        ];
+        push_checked(b, scores[i], class_ids[i] as f32, classes, conf, out);
+    }
+}
+
+fn push_checked(
+    b: [f32; 4],
+    score: f32,
+    class: f32,
+    classes: usize,
+    conf: f32,
+    out: &mut Vec<Detection>,
+) {
+    let valid_class =
+        class.is_finite() && class >= 0.0 && (class as usize) < classes && class.fract() == 0.0;
+    if score <= conf || !score.is_finite() || !valid_class {
+        return;
+    }
+    if let Some(bbox) = finite_box(b) {
+        out.push(Detection {
+            class_id: class as usize,
+            score,
+            bbox,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_yields_every_class_above_threshold() {
+        // Two anchors, three classes. Anchor 0 scores 0.9 and 0.3 (both > 0.25); anchor 1 nothing.
+        let boxes = [10.0, 20.0, 30.0, 40.0, 0.0, 0.0, 5.0, 5.0];
+        let scores = [0.9, 0.1, 0.3, 0.2, 0.25, 0.0];
+        let mut out = Vec::new();
+        yolo_nas_raw(&boxes, &scores, 3, 0.25, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                Detection {
+                    class_id: 0,
+                    score: 0.9,
+                    bbox: [10.0, 20.0, 30.0, 40.0]
+                },
+                Detection {
+                    class_id: 2,
+                    score: 0.3,
+                    bbox: [10.0, 20.0, 30.0, 40.0]
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn ultralytics_takes_best_class_and_converts_centre_size() {
+        // Channel-major [4 + 2, 2]: anchor 0 = (cx 50, cy 40, w 20, h 10), scores (0.2, 0.7).
+        let out0 = [
+            50.0, 1.0, 40.0, 1.0, 20.0, 1.0, 10.0, 1.0, 0.2, 0.1, 0.7, 0.1,
+        ];
+        let mut out = Vec::new();
+        ultralytics(&out0, 6, 2, 0.25, &mut out);
+        assert_eq!(
+            out,
+            vec![Detection {
+                class_id: 1,
+                score: 0.7,
+                bbox: [40.0, 35.0, 60.0, 45.0]
+            }]
+        );
+    }
+
+    #[test]
+    fn flat_reads_image_zero_and_filters() {
+        let rows = [
+            0.0, 1.0, 2.0, 3.0, 4.0, 0.8, 5.0, // kept
+            1.0, 1.0, 2.0, 3.0, 4.0, 0.9, 5.0, // other image
+            0.0, 1.0, 2.0, 3.0, 4.0, 0.1, 2.0, // below conf
+            0.0, 1.0, 2.0, 3.0, 4.0, 0.9, 99.0, // class out of range
+        ];
+        let mut out = Vec::new();
+        yolo_nas_flat(&rows, 80, 0.25, &mut out);
+        assert_eq!(
+            out,
+            vec![Detection {
+                class_id: 5,
+                score: 0.8,
+                bbox: [1.0, 2.0, 3.0, 4.0]
+            }]
+        );
+    }
+
+    #[test]
+    fn batch_reads_num_predictions_only() {
+        let boxes = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 0.0, 0.0, 0.0, 0.0];
+        let scores = [0.9, 0.5, 0.99];
+        let classes = [3, 7, 1];
+        let mut out = Vec::new();
+        yolo_nas_batch(2, &boxes, &scores, &classes, 80, 0.25, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                Detection {
+                    class_id: 3,
+                    score: 0.9,
+                    bbox: [1.0, 2.0, 3.0, 4.0]
+                },
+                Detection {
+                    class_id: 7,
+                    score: 0.5,
+                    bbox: [5.0, 6.0, 7.0, 8.0]
+                },
+            ]
+        );
+        // A num_predictions beyond the tensors is bounded by them.
+        out.clear();
+        yolo_nas_batch(1000, &boxes, &scores, &classes, 80, 0.25, &mut out);
+        assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn non_finite_values_are_skipped() {
+        let mut out = Vec::new();
+        yolo_nas_raw(&[f32::NAN, 0.0, 1.0, 1.0], &[0.9], 1, 0.25, &mut out);
+        yolo_nas_raw(&[0.0, 0.0, 1.0, 1.0], &[f32::NAN], 1, 0.25, &mut out);
+        ultralytics(&[0.0, 0.0, f32::INFINITY, 1.0, 0.9], 5, 1, 0.25, &mut out);
+        assert!(out.is_empty());
+    }
+}

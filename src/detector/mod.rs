@@ -1,0 +1,514 @@
+//! The detector: one ONNX model, its family's preprocessing, ONNX Runtime, and decoding (inference thread).
+
+pub mod decode;
+pub mod labels;
+pub mod nms;
+pub mod preprocess;
+pub mod provider;
+pub mod signature;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use image::RgbImage;
+use ort::session::builder::SessionBuilder;
+use ort::session::{Session, SessionOutputs};
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use self::preprocess::{Letterbox, Preprocessor};
+use self::provider::{Device, Placement};
+use self::signature::{classify, Elem, Family, InputSpec, Port};
+
+/// One detected object: class, score, and a box `[x1, y1, x2, y2]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Detection {
+    pub class_id: usize,
+    pub score: f32,
+    pub bbox: [f32; 4],
+}
+
+/// Weight precision, read from the graph's operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    Int8,
+    Fp32,
+}
+
+impl Precision {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Precision::Int8 => "INT8",
+            Precision::Fp32 => "FP32",
+        }
+    }
+}
+
+/// Quantized graphs carry these operator names as strings in the protobuf.
+fn precision_of(model_bytes: &[u8]) -> Precision {
+    let quantized = [
+        "QuantizeLinear",
+        "DequantizeLinear",
+        "QLinearConv",
+        "ConvInteger",
+        "MatMulInteger",
+    ];
+    if quantized
+        .iter()
+        .any(|op| memchr::memmem::find(model_bytes, op.as_bytes()).is_some())
+    {
+        Precision::Int8
+    } else {
+        Precision::Fp32
+    }
+}
+
+/// How a frame's detections are chosen from the model's candidates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Thresholds {
+    pub conf: f32,
+    pub iou: f32,
+}
+
+/// Post-processing constants of each family's reference `predict`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    /// Candidates that enter NMS, best first (super-gradients: 1024; Ultralytics: 30000).
+    pub pre_nms_top_k: usize,
+    /// Detections kept after NMS.
+    pub max_det: usize,
+}
+
+/// A frame's candidates above a confidence floor, best first, in frame pixels (not yet clipped), so
+/// the confidence and IoU thresholds can change later without running the model again.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Candidates {
+    pub dets: Vec<Detection>,
+    pub frame_w: u32,
+    pub frame_h: u32,
+    /// False for exports with NMS inside the graph.
+    pub needs_nms: bool,
+    pub limits: Option<Limits>,
+}
+
+impl Candidates {
+    /// Detections for thresholds at or above the floor the candidates were made with: filter by score,
+    /// keep the top-k, class-aware NMS, clip to the frame.
+    pub fn select(&self, t: &Thresholds) -> Vec<Detection> {
+        let limits = self.limits.unwrap_or(Limits {
+            pre_nms_top_k: usize::MAX,
+            max_det: usize::MAX,
+        });
+        let above: Vec<Detection> = self
+            .dets
+            .iter()
+            .filter(|d| d.score > t.conf)
+            .take(limits.pre_nms_top_k)
+            .copied()
+            .collect();
+        let mut kept = Vec::with_capacity(above.len().min(limits.max_det));
+        if self.needs_nms {
+            nms::nms_sorted(&above, t.iou, limits.max_det, &mut kept);
+        } else {
+            kept.extend(above.into_iter().take(limits.max_det));
+        }
+        let (w, h) = (self.frame_w as f32, self.frame_h as f32);
+        for d in &mut kept {
+            let b = d.bbox;
+            d.bbox = [
+                b[0].clamp(0.0, w),
+                b[1].clamp(0.0, h),
+                b[2].clamp(0.0, w),
+                b[3].clamp(0.0, h),
+            ];
+        }
+        kept
+    }
+}
+
+/// Time spent in each stage of one `detect` call.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StageTimes {
+    pub preprocess: Duration,
+    pub inference: Duration,
+    pub postprocess: Duration,
+}
+
+/// What was loaded, for the start-up line, the HUD and JSON output.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub file_name: String,
+    pub family: Family,
+    pub input: InputSpec,
+    pub precision: Precision,
+    pub placement: Placement,
+    pub labels: Vec<String>,
+}
+
+impl ModelInfo {
+    pub fn summary(&self) -> String {
+        format!(
+            "model {} ({}, {}, input {}x{}{}) on {}",
+            self.file_name,
+            self.family.name(),
+            self.precision.as_str(),
+            self.input.width,
+            self.input.height,
+            if self.input.uint8 { " uint8" } else { "" },
+            self.placement.label()
+        )
+    }
+}
+
+/// Options for loading a model.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    pub device: Device,
+    pub strict_device: bool,
+    pub threads: usize,
+    pub labels_file: Option<PathBuf>,
+}
+
+/// A loaded model plus the buffers it reuses from frame to frame.
+pub struct Detector {
+    session: Session,
+    pub info: ModelInfo,
+    /// Candidates only: one class filter applied before top-k, as Ultralytics does.
+    pub class_filter: Option<Vec<usize>>,
+    pre: Preprocessor,
+    input_f32: Vec<f32>,
+    input_u8: Vec<u8>,
+    raw: Vec<Detection>,
+}
+
+fn port(name: &str, ty: &ValueType) -> Port {
+    let elem = match ty.tensor_type() {
+        Some(TensorElementType::Float32) => Elem::F32,
+        Some(TensorElementType::Uint8) => Elem::U8,
+        Some(TensorElementType::Int64) => Elem::I64,
+        Some(other) => Elem::Other(format!("{other:?}").to_lowercase()),
+        None => Elem::Other("non-tensor".into()),
+    };
+    let dims = ty.tensor_shape().map(|s| s.to_vec()).unwrap_or_default();
+    Port {
+        name: name.to_string(),
+        elem,
+        dims,
+    }
+}
+
+impl Detector {
+    /// Loads and checks a model: a wrong file fails here, with what was expected, not on the first frame.
+    pub fn load(path: &Path, opts: &LoadOptions) -> anyhow::Result<Detector> {
+        let env = crate::runtime::init(None)?;
+        let bytes = std::fs::read(path).with_context(|| {
+            format!("cannot read model {}: run `make setup` to fetch the default model, or pass --model PATH", path.display())
+        })?;
+        let precision = precision_of(&bytes);
+        let cache = path.with_extension("trt-cache");
+        let builder = || -> anyhow::Result<SessionBuilder> {
+            Session::builder(env)?
+                .with_intra_threads(opts.threads.max(1))
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        };
+        // Register the requested provider on its own first, so that its failure is told apart from a bad model.
+        let eps = provider::providers(&opts.device, precision == Precision::Int8, cache);
+        let registration = if eps.is_empty() {
+            Ok(builder()?)
+        } else {
+            builder()?
+                .with_execution_providers(eps)
+                .map_err(|e| e.message().to_string())
+        };
+        let placement = provider::place(
+            opts.device.clone(),
+            registration.as_ref().map(|_| ()).map_err(Clone::clone),
+            opts.strict_device,
+        )?;
+        if let Some(reason) = &placement.fallback_reason {
+            tracing::warn!(
+                "{} requested but unavailable ({reason}); running on CPU",
+                placement.requested
+            );
+        }
+        let mut builder = match registration {
+            Ok(b) => b,
+            Err(_) => builder()?,
+        };
+        let session = builder
+            .commit_from_memory(&bytes)
+            .map_err(|e| model_error(path, e.into()))?;
+
+        let inputs: Vec<Port> = session
+            .inputs()
+            .iter()
+            .map(|o| port(o.name(), o.dtype()))
+            .collect();
+        let outputs: Vec<Port> = session
+            .outputs()
+            .iter()
+            .map(|o| port(o.name(), o.dtype()))
+            .collect();
+        let (family, input) =
+            classify(&inputs, &outputs).with_context(|| format!("model {}", path.display()))?;
+
+        let labels = match &opts.labels_file {
+            Some(f) => labels::from_file(f)?,
+            None => session
+                .metadata()
+                .ok()
+                .and_then(|m| m.custom("names"))
+                .and_then(|n| labels::parse_names_metadata(&n))
+                .unwrap_or_else(|| labels::COCO80.iter().map(|s| s.to_string()).collect()),
+        };
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let info = ModelInfo {
+            path: path.to_path_buf(),
+            file_name,
+            family,
+            input,
+            precision,
+            placement,
+            labels,
+        };
+        Ok(Detector {
+            session,
+            info,
+            class_filter: None,
+            pre: Preprocessor::default(),
+            input_f32: Vec::new(),
+            input_u8: Vec::new(),
+            raw: Vec::new(),
+        })
+    }
+
+    /// The family's reference post-processing limits; `None` for embedded-NMS graphs.
+    pub fn limits(&self) -> Limits {
+        match self.info.family {
+            Family::Ultralytics { .. } => Limits {
+                pre_nms_top_k: 30000,
+                max_det: 300,
+            },
+            _ => Limits {
+                pre_nms_top_k: 1024,
+                max_det: 300,
+            },
+        }
+    }
+
+    /// Runs one frame: candidates scoring above `floor`, best first, in frame pixels.
+    pub fn detect(
+        &mut self,
+        frame: &RgbImage,
+        floor: f32,
+    ) -> anyhow::Result<(Candidates, StageTimes)> {
+        let t0 = Instant::now();
+        let lb = self.preprocess(frame);
+        let t1 = Instant::now();
+        let family = self.info.family;
+        let classes = self.info.labels.len();
+        let input_name = self.session.inputs()[0].name().to_string();
+        let shape = [1i64, 3, lb.input_h as i64, lb.input_w as i64];
+        let outputs = if self.info.input.uint8 {
+            let t = TensorRef::from_array_view((shape, &self.input_u8[..]))?;
+            self.session.run(ort::inputs![input_name.as_str() => t])?
+        } else {
+            let t = TensorRef::from_array_view((shape, &self.input_f32[..]))?;
+            self.session.run(ort::inputs![input_name.as_str() => t])?
+        };
+        let t2 = Instant::now();
+        self.raw.clear();
+        decode_outputs(family, &outputs, classes, floor, &mut self.raw)?;
+        drop(outputs);
+        let cands = self.frame_candidates(&lb);
+        let t3 = Instant::now();
+        Ok((
+            cands,
+            StageTimes {
+                preprocess: t1 - t0,
+                inference: t2 - t1,
+                postprocess: t3 - t2,
+            },
+        ))
+    }
+
+    fn preprocess(&mut self, frame: &RgbImage) -> Letterbox {
+        let lb = Letterbox::new(
+            self.info.family.letterbox_rule(),
+            frame.width(),
+            frame.height(),
+            self.info.input.width,
+            self.info.input.height,
+        );
+        let canvas = self.pre.letterbox(frame.as_raw(), &lb);
+        if self.info.input.uint8 {
+            preprocess::to_nchw_u8(canvas, &mut self.input_u8);
+        } else {
+            preprocess::to_nchw_f32(canvas, &mut self.input_f32);
+        }
+        lb
+    }
+
+    /// Class filter, frame coordinates, score order, top-k.
+    fn frame_candidates(&mut self, lb: &Letterbox) -> Candidates {
+        let mut dets: Vec<Detection> = self
+            .raw
+            .iter()
+            .filter(|d| {
+                self.class_filter
+                    .as_ref()
+                    .is_none_or(|c| c.contains(&d.class_id))
+            })
+            .map(|d| {
+                let (x1, y1) = lb.frame_from_model(d.bbox[0], d.bbox[1]);
+                let (x2, y2) = lb.frame_from_model(d.bbox[2], d.bbox[3]);
+                Detection {
+                    bbox: [x1, y1, x2, y2],
+                    ..*d
+                }
+            })
+            .collect();
+        nms::sort_by_score(&mut dets);
+        let limits = self.limits();
+        dets.truncate(limits.pre_nms_top_k);
+        Candidates {
+            dets,
+            frame_w: lb.frame_w,
+            frame_h: lb.frame_h,
+            needs_nms: !self.info.family.has_embedded_nms(),
+            limits: Some(limits),
+        }
+    }
+}
+
+fn model_error(path: &Path, e: anyhow::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "ONNX Runtime cannot load model {} ({e:#}); is it a complete ONNX file? Re-run `make setup` to fetch the \
+         default model again, or pass --model PATH to a YOLO-NAS or YOLOv8-v12 ONNX export",
+        path.display()
+    )
+}
+
+fn f32_output<'a>(outputs: &'a SessionOutputs, i: usize) -> anyhow::Result<(Vec<i64>, &'a [f32])> {
+    let (shape, data) = outputs[i].try_extract_tensor::<f32>()?;
+    Ok((shape.to_vec(), data))
+}
+
+/// Reads the session's outputs with the family's decoder into model-pixel candidates.
+fn decode_outputs(
+    family: Family,
+    outputs: &SessionOutputs,
+    classes: usize,
+    conf: f32,
+    out: &mut Vec<Detection>,
+) -> anyhow::Result<()> {
+    match family {
+        Family::YoloNasRaw { boxes, scores } => {
+            let (_, b) = f32_output(outputs, boxes)?;
+            let (s_shape, s) = f32_output(outputs, scores)?;
+            let c = *s_shape.last().unwrap_or(&0) as usize;
+            decode::yolo_nas_raw(b, s, c, conf, out);
+        }
+        Family::Ultralytics { out: o } => {
+            let (shape, data) = f32_output(outputs, o)?;
+            if shape.len() != 3 {
+                bail!("output0 has shape {shape:?}, expected [1,4+C,N]");
+            }
+            decode::ultralytics(data, shape[1] as usize, shape[2] as usize, conf, out);
+        }
+        Family::YoloNasFlat { rows } => {
+            let (_, data) = f32_output(outputs, rows)?;
+            decode::yolo_nas_flat(data, classes, conf, out);
+        }
+        Family::YoloNasBatch {
+            num,
+            boxes,
+            scores,
+            classes: cls,
+        } => {
+            let (_, n) = outputs[num].try_extract_tensor::<i64>()?;
+            let (_, b) = f32_output(outputs, boxes)?;
+            let (_, s) = f32_output(outputs, scores)?;
+            let (_, c) = outputs[cls].try_extract_tensor::<i64>()?;
+            decode::yolo_nas_batch(n.first().copied().unwrap_or(0), b, s, c, classes, conf, out);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(class_id: usize, score: f32, bbox: [f32; 4]) -> Detection {
+        Detection {
+            class_id,
+            score,
+            bbox,
+        }
+    }
+
+    #[test]
+    fn select_filters_nms_and_clips() {
+        let cands = Candidates {
+            dets: vec![
+                det(0, 0.9, [-10.0, 0.0, 50.0, 50.0]),
+                det(0, 0.8, [-9.0, 1.0, 51.0, 51.0]), // overlaps the first: suppressed
+                det(1, 0.5, [60.0, 60.0, 120.0, 80.0]),
+                det(2, 0.2, [0.0, 0.0, 5.0, 5.0]),
+            ],
+            frame_w: 100,
+            frame_h: 100,
+            needs_nms: true,
+            limits: Some(Limits {
+                pre_nms_top_k: 1024,
+                max_det: 300,
+            }),
+        };
+        let got = cands.select(&Thresholds {
+            conf: 0.25,
+            iou: 0.7,
+        });
+        assert_eq!(
+            got,
+            vec![
+                det(0, 0.9, [0.0, 0.0, 50.0, 50.0]),
+                det(1, 0.5, [60.0, 60.0, 100.0, 80.0])
+            ]
+        );
+        // A higher threshold drops the second object; no model run needed.
+        assert_eq!(
+            cands
+                .select(&Thresholds {
+                    conf: 0.6,
+                    iou: 0.7
+                })
+                .len(),
+            1
+        );
+        // Embedded-NMS candidates are only filtered.
+        let embedded = Candidates {
+            needs_nms: false,
+            ..cands.clone()
+        };
+        assert_eq!(
+            embedded
+                .select(&Thresholds {
+                    conf: 0.25,
+                    iou: 0.7
+                })
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn precision_from_operators() {
+        assert_eq!(precision_of(b"..Conv..Relu.."), Precision::Fp32);
+        assert_eq!(precision_of(b"..DequantizeLinear..Conv.."), Precision::Int8);
+    }
+}
