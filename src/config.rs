@@ -151,7 +151,10 @@ pub fn resolve_model(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
             }
         }
     }
-    bail!("no model found in models/ (looked for {}); run `make setup` to fetch the default model, or pass --model FILE", DEFAULT_MODELS.join(", "))
+    bail!(
+        "no model found in models/ (looked for {}); run `make setup` to fetch the default model, or pass --model FILE",
+        DEFAULT_MODELS.join(", ")
+    )
 }
 
 impl ModelArgs {
@@ -173,9 +176,7 @@ impl ModelArgs {
         let threads = match self.threads {
             Some(0) => bail!("--threads must be at least 1"),
             Some(n) => n,
-            None => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         };
         Ok(LoadOptions {
             device: self.device.clone(),
@@ -213,10 +214,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 pub fn is_image_name(p: &Path) -> bool {
-    let ext = p
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
+    let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     matches!(
         ext.as_deref(),
         Some("jpg" | "jpeg" | "png" | "bmp" | "webp" | "gif" | "tif" | "tiff")

@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 
 use nasview::config::{self, Cli, Command};
@@ -11,10 +10,7 @@ use nasview::{commands, runtime};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NASVIEW_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("NASVIEW_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -30,24 +26,24 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let opts = cli.model.validate()?;
     if let Some(Command::Cameras) = cli.command {
-        anyhow::bail!("camera listing arrives with the live viewer");
+        print!("{}", nasview::source::camera::list()?);
+        return Ok(0);
     }
     runtime::init(cli.model.ort_lib.as_deref())?;
     let model = config::resolve_model(cli.model.model.as_deref())?;
+    let thresholds = Thresholds {
+        conf: cli.model.conf,
+        iou: cli.model.iou,
+    };
+    let Some(Command::Detect(args)) = &cli.command else {
+        // The live viewer loads the model on its inference thread; class names are checked there too.
+        let classes = cli.model.classes.clone();
+        return commands::live::run(&cli.live, model, opts, classes, thresholds);
+    };
     let mut detector = Detector::load(&model, &opts)?;
     if let Some(spec) = &cli.model.classes {
         detector.class_filter = Some(labels::parse_class_filter(spec, &detector.info.labels)?);
     }
     eprintln!("nasview: {}", detector.info.summary());
-    let thresholds = Thresholds {
-        conf: cli.model.conf,
-        iou: cli.model.iou,
-    };
-    match &cli.command {
-        Some(Command::Detect(args)) => commands::detect::run(args, &mut detector, &thresholds),
-        _ => Err(anyhow::anyhow!(
-            "the live viewer is not built yet; use `nasview detect PATH`"
-        ))
-        .context("no command"),
-    }
+    commands::detect::run(args, &mut detector, &thresholds)
 }

@@ -60,25 +60,13 @@ fn ink_on(bg: Rgb<u8>) -> Rgb<u8> {
 }
 
 /// Draws a filled tag with text; its top-left corner is moved so that it stays inside the image.
-pub fn draw_tag(
-    img: &mut RgbImage,
-    font: &FontRef,
-    scale: PxScale,
-    x: i32,
-    y: i32,
-    text: &str,
-    bg: Rgb<u8>,
-) {
+pub fn draw_tag(img: &mut RgbImage, font: &FontRef, scale: PxScale, x: i32, y: i32, text: &str, bg: Rgb<u8>) {
     let (w, h) = (img.width() as i32, img.height() as i32);
     let tw = text_width(font, scale, text).ceil() as i32 + 6;
     let th = scale.y.ceil() as i32 + 4;
     let x = x.min(w - tw).max(0);
     let y = y.min(h - th).max(0);
-    draw_filled_rect_mut(
-        img,
-        Rect::at(x, y).of_size(tw.max(1) as u32, th.max(1) as u32),
-        bg,
-    );
+    draw_filled_rect_mut(img, Rect::at(x, y).of_size(tw.max(1) as u32, th.max(1) as u32), bg);
     draw_text_mut(img, ink_on(bg), x + 3, y + 1, scale, font, text);
 }
 
@@ -104,10 +92,7 @@ pub fn draw_detections(img: &mut RgbImage, dets: &[Detection], labels: &[String]
         let colour = class_colour(d.class_id);
         let [x1, y1, x2, y2] = d.bbox.map(|v| v.round() as i32);
         for t in 0..thickness {
-            let (w, h) = (
-                (x2 - x1 - 2 * t).max(1) as u32,
-                (y2 - y1 - 2 * t).max(1) as u32,
-            );
+            let (w, h) = ((x2 - x1 - 2 * t).max(1) as u32, (y2 - y1 - 2 * t).max(1) as u32);
             draw_hollow_rect_mut(img, Rect::at(x1 + t, y1 + t).of_size(w, h), colour);
         }
         let text = format!("{} {:.2}", labels::name(labels, d.class_id), d.score);
@@ -145,21 +130,9 @@ mod tests {
             },
         ];
         draw_detections(&mut img, &dets, &labels);
-        assert_eq!(
-            img.get_pixel(20, 55),
-            &class_colour(0),
-            "left edge of the first box"
-        );
-        assert_eq!(
-            img.get_pixel(59, 69),
-            &class_colour(0),
-            "bottom-right corner"
-        );
-        assert_eq!(
-            img.get_pixel(40, 55),
-            &Rgb([0, 0, 0]),
-            "inside stays untouched"
-        );
+        assert_eq!(img.get_pixel(20, 55), &class_colour(0), "left edge of the first box");
+        assert_eq!(img.get_pixel(59, 69), &class_colour(0), "bottom-right corner");
+        assert_eq!(img.get_pixel(40, 55), &Rgb([0, 0, 0]), "inside stays untouched");
         // The tag of the first box sits above it: some pixel in the rows above y=40 has its colour.
         assert!((20..60).any(|x| (25..40).any(|y| img.get_pixel(x, y) == &class_colour(0))));
         // The second tag is pushed left and down to fit: its background fills the top-right corner.

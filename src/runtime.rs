@@ -74,8 +74,7 @@ pub fn locate(explicit: Option<&Path>) -> Result<(PathBuf, &'static str), Runtim
         .next()
         .map(|p| (p, "the set-up venv"))
         .ok_or_else(|| RuntimeError::NotFound {
-            looked: "--ort-lib, ORT_DYLIB_PATH, .venv/lib/python3*/site-packages/onnxruntime/capi"
-                .into(),
+            looked: "--ort-lib, ORT_DYLIB_PATH, .venv/lib/python3*/site-packages/onnxruntime/capi".into(),
         })
 }
 

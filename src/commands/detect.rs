@@ -59,10 +59,7 @@ pub fn run(args: &DetectArgs, detector: &mut Detector, t: &Thresholds) -> anyhow
         let img = match image::open(path) {
             Ok(i) => i.to_rgb8(),
             Err(e) => {
-                eprintln!(
-                    "nasview: {}: not a readable image ({e}); skipped",
-                    path.display()
-                );
+                eprintln!("nasview: {}: not a readable image ({e}); skipped", path.display());
                 failed += 1;
                 continue;
             }
@@ -84,13 +81,7 @@ pub fn run(args: &DetectArgs, detector: &mut Detector, t: &Thresholds) -> anyhow
         } else {
             let found: Vec<String> = dets
                 .iter()
-                .map(|d| {
-                    format!(
-                        "{} {:.2}",
-                        labels::name(&detector.info.labels, d.class_id),
-                        d.score
-                    )
-                })
+                .map(|d| format!("{} {:.2}", labels::name(&detector.info.labels, d.class_id), d.score))
                 .collect();
             writeln!(
                 out,
@@ -111,19 +102,13 @@ pub fn run(args: &DetectArgs, detector: &mut Detector, t: &Thresholds) -> anyhow
             let mut annotated = img;
             overlay::draw_detections(&mut annotated, &dets, &detector.info.labels);
             let target = dir.join(annotated_name(path));
-            annotated.save(&target).with_context(|| {
-                format!(
-                    "cannot write {}; pass a writable --out DIR",
-                    target.display()
-                )
-            })?;
+            annotated
+                .save(&target)
+                .with_context(|| format!("cannot write {}; pass a writable --out DIR", target.display()))?;
         }
     }
     if failed > 0 {
-        eprintln!(
-            "nasview: {failed} of {} files could not be read",
-            files.len()
-        );
+        eprintln!("nasview: {failed} of {} files could not be read", files.len());
         return Ok(1);
     }
     Ok(0)

@@ -12,13 +12,7 @@ fn finite_box(b: [f32; 4]) -> Option<[f32; 4]> {
 /// YOLO-NAS raw export: `boxes [N, 4]` xyxy and `scores [N, C]` (sigmoid applied).
 /// Every (anchor, class) pair scoring above `conf` is a candidate, as super-gradients' multi-label
 /// `predict` does.
-pub fn yolo_nas_raw(
-    boxes: &[f32],
-    scores: &[f32],
-    classes: usize,
-    conf: f32,
-    out: &mut Vec<Detection>,
-) {
+pub fn yolo_nas_raw(boxes: &[f32], scores: &[f32], classes: usize, conf: f32, out: &mut Vec<Detection>) {
     if classes == 0 {
         return;
     }
@@ -28,21 +22,12 @@ pub fn yolo_nas_raw(
         if !row.iter().any(|&s| s > conf) {
             continue;
         }
-        let Some(bbox) = finite_box([
-            boxes[a * 4],
-            boxes[a * 4 + 1],
-            boxes[a * 4 + 2],
-            boxes[a * 4 + 3],
-        ]) else {
+        let Some(bbox) = finite_box([boxes[a * 4], boxes[a * 4 + 1], boxes[a * 4 + 2], boxes[a * 4 + 3]]) else {
             continue;
         };
         for (class_id, &score) in row.iter().enumerate() {
             if score > conf && score.is_finite() {
-                out.push(Detection {
-                    class_id,
-                    score,
-                    bbox,
-                });
+                out.push(Detection { class_id, score, bbox });
             }
         }
     }
@@ -50,13 +35,7 @@ pub fn yolo_nas_raw(
 
 /// Ultralytics YOLOv8–v12: `output0 [4 + C, N]` (channel-major), rows cx, cy, w, h, then class scores.
 /// One candidate per anchor: its best class, if above `conf`.
-pub fn ultralytics(
-    out0: &[f32],
-    channels: usize,
-    anchors: usize,
-    conf: f32,
-    out: &mut Vec<Detection>,
-) {
+pub fn ultralytics(out0: &[f32], channels: usize, anchors: usize, conf: f32, out: &mut Vec<Detection>) {
     if channels <= 4 || out0.len() < channels * anchors {
         return;
     }
@@ -73,8 +52,7 @@ pub fn ultralytics(
             continue;
         }
         let (cx, cy, w, h) = (at(0, a), at(1, a), at(2, a), at(3, a));
-        let Some(bbox) = finite_box([cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0])
-        else {
+        let Some(bbox) = finite_box([cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]) else {
             continue;
         };
         out.push(Detection {
@@ -112,26 +90,13 @@ pub fn yolo_nas_batch(
         .min(scores.len())
         .min(class_ids.len());
     for i in 0..k {
-        let b = [
-            boxes[i * 4],
-            boxes[i * 4 + 1],
-            boxes[i * 4 + 2],
-            boxes[i * 4 + 3],
-        ];
+        let b = [boxes[i * 4], boxes[i * 4 + 1], boxes[i * 4 + 2], boxes[i * 4 + 3]];
         push_checked(b, scores[i], class_ids[i] as f32, classes, conf, out);
     }
 }
 
-fn push_checked(
-    b: [f32; 4],
-    score: f32,
-    class: f32,
-    classes: usize,
-    conf: f32,
-    out: &mut Vec<Detection>,
-) {
-    let valid_class =
-        class.is_finite() && class >= 0.0 && (class as usize) < classes && class.fract() == 0.0;
+fn push_checked(b: [f32; 4], score: f32, class: f32, classes: usize, conf: f32, out: &mut Vec<Detection>) {
+    let valid_class = class.is_finite() && class >= 0.0 && (class as usize) < classes && class.fract() == 0.0;
     if score <= conf || !score.is_finite() || !valid_class {
         return;
     }
@@ -175,9 +140,7 @@ mod tests {
     #[test]
     fn ultralytics_takes_best_class_and_converts_centre_size() {
         // Channel-major [4 + 2, 2]: anchor 0 = (cx 50, cy 40, w 20, h 10), scores (0.2, 0.7).
-        let out0 = [
-            50.0, 1.0, 40.0, 1.0, 20.0, 1.0, 10.0, 1.0, 0.2, 0.1, 0.7, 0.1,
-        ];
+        let out0 = [50.0, 1.0, 40.0, 1.0, 20.0, 1.0, 10.0, 1.0, 0.2, 0.1, 0.7, 0.1];
         let mut out = Vec::new();
         ultralytics(&out0, 6, 2, 0.25, &mut out);
         assert_eq!(

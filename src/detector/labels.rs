@@ -89,22 +89,11 @@ pub const COCO80: [&str; 80] = [
 
 /// Reads one label per line (blank lines at the end ignored).
 pub fn from_file(path: &Path) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read labels file {} (one class name per line)",
-            path.display()
-        )
-    })?;
-    let labels: Vec<String> = text
-        .trim_end()
-        .lines()
-        .map(|l| l.trim().to_string())
-        .collect();
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read labels file {} (one class name per line)", path.display()))?;
+    let labels: Vec<String> = text.trim_end().lines().map(|l| l.trim().to_string()).collect();
     if labels.is_empty() || labels.iter().all(|l| l.is_empty()) {
-        bail!(
-            "labels file {} is empty: put one class name per line",
-            path.display()
-        );
+        bail!("labels file {} is empty: put one class name per line", path.display());
     }
     Ok(labels)
 }
@@ -170,13 +159,9 @@ mod tests {
 
     #[test]
     fn parses_ultralytics_names() {
-        let names =
-            parse_names_metadata("{0: 'person', 1: \"bicycle\", 2: 'traffic light'}").unwrap();
+        let names = parse_names_metadata("{0: 'person', 1: \"bicycle\", 2: 'traffic light'}").unwrap();
         assert_eq!(names, vec!["person", "bicycle", "traffic light"]);
-        assert_eq!(
-            parse_names_metadata("{1: 'b'}").unwrap(),
-            vec!["class0", "b"]
-        );
+        assert_eq!(parse_names_metadata("{1: 'b'}").unwrap(), vec!["class0", "b"]);
         assert_eq!(parse_names_metadata("not a dict"), None);
         assert_eq!(parse_names_metadata("{}"), None);
     }
@@ -184,13 +169,8 @@ mod tests {
     #[test]
     fn class_filter_by_name_or_id() {
         let labels: Vec<String> = COCO80.iter().map(|s| s.to_string()).collect();
-        assert_eq!(
-            parse_class_filter("cup, person,0", &labels).unwrap(),
-            vec![0, 41]
-        );
-        let err = parse_class_filter("unicorn", &labels)
-            .unwrap_err()
-            .to_string();
+        assert_eq!(parse_class_filter("cup, person,0", &labels).unwrap(), vec![0, 41]);
+        let err = parse_class_filter("unicorn", &labels).unwrap_err().to_string();
         assert!(
             err.contains("unknown class \"unicorn\"") && err.contains("person"),
             "{err}"

@@ -203,7 +203,10 @@ impl Detector {
     pub fn load(path: &Path, opts: &LoadOptions) -> anyhow::Result<Detector> {
         let env = crate::runtime::init(None)?;
         let bytes = std::fs::read(path).with_context(|| {
-            format!("cannot read model {}: run `make setup` to fetch the default model, or pass --model PATH", path.display())
+            format!(
+                "cannot read model {}: run `make setup` to fetch the default model, or pass --model PATH",
+                path.display()
+            )
         })?;
         let precision = precision_of(&bytes);
         let cache = path.with_extension("trt-cache");
@@ -240,18 +243,9 @@ impl Detector {
             .commit_from_memory(&bytes)
             .map_err(|e| model_error(path, e.into()))?;
 
-        let inputs: Vec<Port> = session
-            .inputs()
-            .iter()
-            .map(|o| port(o.name(), o.dtype()))
-            .collect();
-        let outputs: Vec<Port> = session
-            .outputs()
-            .iter()
-            .map(|o| port(o.name(), o.dtype()))
-            .collect();
-        let (family, input) =
-            classify(&inputs, &outputs).with_context(|| format!("model {}", path.display()))?;
+        let inputs: Vec<Port> = session.inputs().iter().map(|o| port(o.name(), o.dtype())).collect();
+        let outputs: Vec<Port> = session.outputs().iter().map(|o| port(o.name(), o.dtype())).collect();
+        let (family, input) = classify(&inputs, &outputs).with_context(|| format!("model {}", path.display()))?;
 
         let labels = match &opts.labels_file {
             Some(f) => labels::from_file(f)?,
@@ -301,11 +295,7 @@ impl Detector {
     }
 
     /// Runs one frame: candidates scoring above `floor`, best first, in frame pixels.
-    pub fn detect(
-        &mut self,
-        frame: &RgbImage,
-        floor: f32,
-    ) -> anyhow::Result<(Candidates, StageTimes)> {
+    pub fn detect(&mut self, frame: &RgbImage, floor: f32) -> anyhow::Result<(Candidates, StageTimes)> {
         let t0 = Instant::now();
         let lb = self.preprocess(frame);
         let t1 = Instant::now();
@@ -358,11 +348,7 @@ impl Detector {
         let mut dets: Vec<Detection> = self
             .raw
             .iter()
-            .filter(|d| {
-                self.class_filter
-                    .as_ref()
-                    .is_none_or(|c| c.contains(&d.class_id))
-            })
+            .filter(|d| self.class_filter.as_ref().is_none_or(|c| c.contains(&d.class_id)))
             .map(|d| {
                 let (x1, y1) = lb.frame_from_model(d.bbox[0], d.bbox[1]);
                 let (x2, y2) = lb.frame_from_model(d.bbox[2], d.bbox[3]);
@@ -445,11 +431,7 @@ mod tests {
     use super::*;
 
     fn det(class_id: usize, score: f32, bbox: [f32; 4]) -> Detection {
-        Detection {
-            class_id,
-            score,
-            bbox,
-        }
+        Detection { class_id, score, bbox }
     }
 
     #[test]
@@ -469,10 +451,7 @@ mod tests {
                 max_det: 300,
             }),
         };
-        let got = cands.select(&Thresholds {
-            conf: 0.25,
-            iou: 0.7,
-        });
+        let got = cands.select(&Thresholds { conf: 0.25, iou: 0.7 });
         assert_eq!(
             got,
             vec![
@@ -481,29 +460,13 @@ mod tests {
             ]
         );
         // A higher threshold drops the second object; no model run needed.
-        assert_eq!(
-            cands
-                .select(&Thresholds {
-                    conf: 0.6,
-                    iou: 0.7
-                })
-                .len(),
-            1
-        );
+        assert_eq!(cands.select(&Thresholds { conf: 0.6, iou: 0.7 }).len(), 1);
         // Embedded-NMS candidates are only filtered.
         let embedded = Candidates {
             needs_nms: false,
             ..cands.clone()
         };
-        assert_eq!(
-            embedded
-                .select(&Thresholds {
-                    conf: 0.25,
-                    iou: 0.7
-                })
-                .len(),
-            3
-        );
+        assert_eq!(embedded.select(&Thresholds { conf: 0.25, iou: 0.7 }).len(), 3);
     }
 
     #[test]

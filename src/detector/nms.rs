@@ -24,12 +24,7 @@ pub fn sort_by_score(dets: &mut [Detection]) {
 
 /// Greedy NMS within each class over score-sorted `dets`: a box is dropped when its IoU with a kept box
 /// of the same class is *above* `iou_threshold` (torchvision's rule). Keeps at most `max_keep`.
-pub fn nms_sorted(
-    dets: &[Detection],
-    iou_threshold: f32,
-    max_keep: usize,
-    out: &mut Vec<Detection>,
-) {
+pub fn nms_sorted(dets: &[Detection], iou_threshold: f32, max_keep: usize, out: &mut Vec<Detection>) {
     out.clear();
     for d in dets {
         if out.len() >= max_keep {
@@ -49,11 +44,7 @@ mod tests {
     use super::*;
 
     fn det(class_id: usize, score: f32, bbox: [f32; 4]) -> Detection {
-        Detection {
-            class_id,
-            score,
-            bbox,
-        }
+        Detection { class_id, score, bbox }
     }
 
     #[test]
@@ -68,10 +59,7 @@ mod tests {
 
     #[test]
     fn keeps_higher_score_of_overlapping_same_class() {
-        let mut dets = vec![
-            det(0, 0.6, [1.0, 1.0, 6.0, 6.0]),
-            det(0, 0.9, [0.0, 0.0, 5.0, 5.0]),
-        ];
+        let mut dets = vec![det(0, 0.6, [1.0, 1.0, 6.0, 6.0]), det(0, 0.9, [0.0, 0.0, 5.0, 5.0])];
         sort_by_score(&mut dets);
         let mut out = Vec::new();
         nms_sorted(&dets, 0.4, 300, &mut out);
@@ -83,10 +71,7 @@ mod tests {
 
     #[test]
     fn keeps_both_when_classes_differ() {
-        let dets = vec![
-            det(0, 0.9, [0.0, 0.0, 5.0, 5.0]),
-            det(1, 0.8, [0.0, 0.0, 5.0, 5.0]),
-        ];
+        let dets = vec![det(0, 0.9, [0.0, 0.0, 5.0, 5.0]), det(1, 0.8, [0.0, 0.0, 5.0, 5.0])];
         let mut out = Vec::new();
         nms_sorted(&dets, 0.5, 300, &mut out);
         assert_eq!(out.len(), 2);

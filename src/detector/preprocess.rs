@@ -29,19 +29,10 @@ pub struct Letterbox {
 }
 
 impl Letterbox {
-    pub fn new(
-        rule: LetterboxRule,
-        frame_w: u32,
-        frame_h: u32,
-        input_w: u32,
-        input_h: u32,
-    ) -> Self {
+    pub fn new(rule: LetterboxRule, frame_w: u32, frame_h: u32, input_w: u32, input_h: u32) -> Self {
         // super-gradients rescales to 636 inside 640 (its `DetectionLongestMaxSizeRescale((636, 636))`).
         let (target_w, target_h) = match rule {
-            LetterboxRule::YoloNas => (
-                input_w.saturating_sub(4).max(1),
-                input_h.saturating_sub(4).max(1),
-            ),
+            LetterboxRule::YoloNas => (input_w.saturating_sub(4).max(1), input_h.saturating_sub(4).max(1)),
             LetterboxRule::Ultralytics => (input_w, input_h),
         };
         let scale = (target_h as f64 / frame_h as f64).min(target_w as f64 / frame_w as f64);
@@ -67,10 +58,7 @@ impl Letterbox {
     /// A point in model-input pixels mapped to frame pixels (not clipped).
     pub fn frame_from_model(&self, x: f32, y: f32) -> (f32, f32) {
         let s = self.scale as f32;
-        (
-            (x - self.pad_left as f32) / s,
-            (y - self.pad_top as f32) / s,
-        )
+        ((x - self.pad_left as f32) / s, (y - self.pad_top as f32) / s)
     }
 
     /// A point in frame pixels mapped to model-input pixels.
@@ -84,12 +72,7 @@ impl Letterbox {
         let (x1, y1) = self.frame_from_model(b[0], b[1]);
         let (x2, y2) = self.frame_from_model(b[2], b[3]);
         let (w, h) = (self.frame_w as f32, self.frame_h as f32);
-        [
-            x1.clamp(0.0, w),
-            y1.clamp(0.0, h),
-            x2.clamp(0.0, w),
-            y2.clamp(0.0, h),
-        ]
+        [x1.clamp(0.0, w), y1.clamp(0.0, h), x2.clamp(0.0, w), y2.clamp(0.0, h)]
     }
 }
 
@@ -105,34 +88,41 @@ struct Tap {
     w1: i32,
 }
 
-/// Taps as OpenCV's `resize(INTER_LINEAR)` computes them: half-pixel centres, float `fx`,
-/// edges clamped, weights rounded to 11-bit fixed point.
-fn taps(src_len: usize, dst_len: usize) -> Vec<Tap> {
+/// Taps as OpenCV's `resize(INTER_LINEAR)` computes them: half-pixel centres, float `fx`, weights
+/// rounded to 11-bit fixed point. At the edges OpenCV clamps columns (`fx = 0`) but only the row
+/// *indices* (the row weights stay as computed), so the two axes differ there.
+fn taps(src_len: usize, dst_len: usize, axis: Axis) -> Vec<Tap> {
     // OpenCV stores inv_scale = dst / src and uses scale = 1 / inv_scale; keep the same rounding.
     let scale = 1.0 / (dst_len as f64 / src_len as f64);
+    let last = src_len as i64 - 1;
     (0..dst_len)
         .map(|d| {
             let mut f = ((d as f64 + 0.5) * scale - 0.5) as f32;
             let mut s = f.floor() as i64;
             f -= s as f32;
-            if s < 0 {
-                f = 0.0;
-                s = 0;
+            if axis == Axis::Columns {
+                if s < 0 {
+                    (f, s) = (0.0, 0);
+                }
+                if s >= last {
+                    (f, s) = (0.0, last);
+                }
             }
-            if s >= src_len as i64 - 1 {
-                f = 0.0;
-                s = src_len as i64 - 1;
-            }
-            let s = s as usize;
             Tap {
-                i0: s,
-                i1: (s + 1).min(src_len - 1),
+                i0: s.clamp(0, last) as usize,
+                i1: (s + 1).clamp(0, last) as usize,
                 // `saturate_cast<short>` rounds half to even.
                 w0: ((1.0 - f) * COEF_SCALE).round_ties_even() as i32,
                 w1: (f * COEF_SCALE).round_ties_even() as i32,
             }
         })
         .collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Axis {
+    Columns,
+    Rows,
 }
 
 /// Reusable scratch of [`resize_rgb`]: one horizontally resized row per source row in use.
@@ -159,8 +149,8 @@ pub fn resize_rgb(
     const CN: usize = 3;
     assert!(src.len() >= src_w * src_h * CN && src_w > 0 && src_h > 0);
     assert!(dst_h == 0 || dst.len() >= (dst_h - 1) * dst_stride + dst_w * CN);
-    let xt = taps(src_w, dst_w);
-    let yt = taps(src_h, dst_h);
+    let xt = taps(src_w, dst_w, Axis::Columns);
+    let yt = taps(src_h, dst_h, Axis::Rows);
     let row_len = dst_w * CN;
     scratch.rows.resize(2 * row_len, 0);
     scratch.row_of = [usize::MAX, usize::MAX];
@@ -169,8 +159,7 @@ pub fn resize_rgb(
         let row = &src[sy * src_w * CN..(sy + 1) * src_w * CN];
         for (dx, t) in xt.iter().enumerate() {
             for c in 0..CN {
-                out[dx * CN + c] =
-                    row[t.i0 * CN + c] as i32 * t.w0 + row[t.i1 * CN + c] as i32 * t.w1;
+                out[dx * CN + c] = row[t.i0 * CN + c] as i32 * t.w0 + row[t.i1 * CN + c] as i32 * t.w1;
             }
         }
     };
@@ -286,10 +275,7 @@ mod tests {
             let (fx, fy) = lb.frame_from_model(mx, my);
             assert!((fx - 100.0).abs() < 1e-3 && (fy - 200.0).abs() < 1e-3);
             // A box running into the padding is clipped to the frame.
-            assert_eq!(
-                lb.box_to_frame([-50.0, -50.0, 700.0, 700.0]),
-                [0.0, 0.0, 451.0, 300.0]
-            );
+            assert_eq!(lb.box_to_frame([-50.0, -50.0, 700.0, 700.0]), [0.0, 0.0, 451.0, 300.0]);
         }
     }
 
@@ -313,16 +299,7 @@ mod tests {
     fn same_size_is_a_copy() {
         let src: Vec<u8> = (0..4 * 3 * 3).map(|v| (v * 7 % 256) as u8).collect();
         let mut dst = vec![0u8; src.len()];
-        resize_rgb(
-            &src,
-            4,
-            3,
-            &mut dst,
-            4,
-            3,
-            12,
-            &mut ResizeScratch::default(),
-        );
+        resize_rgb(&src, 4, 3, &mut dst, 4, 3, 12, &mut ResizeScratch::default());
         assert_eq!(dst, src);
     }
 

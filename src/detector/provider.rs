@@ -27,9 +27,7 @@ impl FromStr for Device {
             "cpu" => Ok(Device::Cpu),
             "cuda" | "gpu" => Ok(Device::Cuda(id)),
             "tensorrt" | "trt" => Ok(Device::TensorRt(id)),
-            _ => Err(format!(
-                "unknown device {s:?}: use cpu, cuda[:N] or tensorrt[:N]"
-            )),
+            _ => Err(format!("unknown device {s:?}: use cpu, cuda[:N] or tensorrt[:N]")),
         }
     }
 }
@@ -93,18 +91,11 @@ pub fn place(
 
 /// ort providers to register for a device, most preferred first; each errors instead of silently
 /// falling back. TensorRT runs INT8 graphs natively and caches its engines next to the model.
-pub fn providers(
-    device: &Device,
-    int8: bool,
-    engine_cache: PathBuf,
-) -> Vec<ort::ep::ExecutionProviderDispatch> {
+pub fn providers(device: &Device, int8: bool, engine_cache: PathBuf) -> Vec<ort::ep::ExecutionProviderDispatch> {
     use ort::ep::{TensorRT, CUDA};
     match device {
         Device::Cpu => Vec::new(),
-        Device::Cuda(id) => vec![CUDA::default()
-            .with_device_id(*id)
-            .build()
-            .error_on_failure()],
+        Device::Cuda(id) => vec![CUDA::default().with_device_id(*id).build().error_on_failure()],
         Device::TensorRt(id) => vec![
             TensorRT::default()
                 .with_device_id(*id)
@@ -115,10 +106,7 @@ pub fn providers(
                 .build()
                 .error_on_failure(),
             // Nodes TensorRT cannot take run on CUDA rather than CPU.
-            CUDA::default()
-                .with_device_id(*id)
-                .build()
-                .error_on_failure(),
+            CUDA::default().with_device_id(*id).build().error_on_failure(),
         ],
     }
 }

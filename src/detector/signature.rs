@@ -75,10 +75,7 @@ impl Family {
 
     /// Exports with NMS in the graph: their IoU threshold was fixed at export time.
     pub fn has_embedded_nms(&self) -> bool {
-        matches!(
-            self,
-            Family::YoloNasFlat { .. } | Family::YoloNasBatch { .. }
-        )
+        matches!(self, Family::YoloNasFlat { .. } | Family::YoloNasBatch { .. })
     }
 }
 
@@ -110,11 +107,7 @@ fn join(ports: &[Port]) -> String {
     if ports.is_empty() {
         return "(none)".into();
     }
-    ports
-        .iter()
-        .map(Port::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+    ports.iter().map(Port::to_string).collect::<Vec<_>>().join(", ")
 }
 
 /// Classifies a graph by its ports; input size falls back to 640 where the model leaves it dynamic.
@@ -144,34 +137,18 @@ pub fn classify(inputs: &[Port], outputs: &[Port]) -> Result<(Family, InputSpec)
 
     let float = |p: &Port| p.elem == Elem::F32;
     let family = match outputs {
-        [o] if float(o)
-            && o.dims.len() == 3
-            && o.dims[1] > 4
-            && (o.dims[2] < 0 || o.dims[2] > o.dims[1]) =>
-        {
+        [o] if float(o) && o.dims.len() == 3 && o.dims[1] > 4 && (o.dims[2] < 0 || o.dims[2] > o.dims[1]) => {
             if uint8 {
                 return Err(fail("Ultralytics models take float32 input"));
             }
             Family::Ultralytics { out: 0 }
         }
         [o] if float(o) && o.dims.len() == 2 && o.dims[1] == 7 => Family::YoloNasFlat { rows: 0 },
-        [a, b] if float(a) && float(b) && a.dims.len() == 3 && b.dims.len() == 3 => {
-            match (a.dims[2], b.dims[2]) {
-                (4, c) if c != 4 => Family::YoloNasRaw {
-                    boxes: 0,
-                    scores: 1,
-                },
-                (c, 4) if c != 4 => Family::YoloNasRaw {
-                    boxes: 1,
-                    scores: 0,
-                },
-                _ => {
-                    return Err(fail(
-                        "two outputs, but not boxes [1,N,4] and scores [1,N,C]",
-                    ))
-                }
-            }
-        }
+        [a, b] if float(a) && float(b) && a.dims.len() == 3 && b.dims.len() == 3 => match (a.dims[2], b.dims[2]) {
+            (4, c) if c != 4 => Family::YoloNasRaw { boxes: 0, scores: 1 },
+            (c, 4) if c != 4 => Family::YoloNasRaw { boxes: 1, scores: 0 },
+            _ => return Err(fail("two outputs, but not boxes [1,N,4] and scores [1,N,C]")),
+        },
         [_, _, _, _] => {
             let find = |want_elem: Elem, rank: usize, last: Option<i64>, name_hint: &str| {
                 outputs.iter().position(|p| {
@@ -241,10 +218,7 @@ mod tests {
         ];
         assert_eq!(
             classify(&f32_in, &raw).unwrap().0,
-            Family::YoloNasRaw {
-                boxes: 1,
-                scores: 0
-            }
+            Family::YoloNasRaw { boxes: 1, scores: 0 }
         );
 
         let flat = [port("graph2_flat_predictions", Elem::F32, &[-1, 7])];
@@ -278,11 +252,7 @@ mod tests {
 
     #[test]
     fn unknown_signature_lists_what_it_found_and_what_is_supported() {
-        let err = classify(
-            &[port("x", Elem::F32, &[1, 1000])],
-            &[port("y", Elem::F32, &[1, 1000])],
-        )
-        .unwrap_err();
+        let err = classify(&[port("x", Elem::F32, &[1, 1000])], &[port("y", Elem::F32, &[1, 1000])]).unwrap_err();
         let msg = err.to_string();
         assert!(
             msg.contains("x float32[1,1000]") && msg.contains("y float32[1,1000]"),

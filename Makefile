@@ -1,0 +1,66 @@
+# nasview: set-up, run and test. `make run` and `make test` each run the idempotent `make setup` first.
+#   make run ARGS="--source demo"     the live window (any nasview arguments in ARGS)
+#   make test                         unit, integration and real-window tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+BIN       := target/release/nasview
+ARGS      ?=
+# apt packages: build (libclang for nokhwa's bindgen, python venv), window (X11 libs), tests (Xvfb, xdotool,
+# screenshots, ffprobe).
+APT_PACKAGES := libclang-dev python3-venv python3-pip libx11-6 libxcursor1 libxrandr2 libxi6 \
+                xvfb x11-apps imagemagick xdotool ffmpeg
+
+.PHONY: setup setup-apt setup-venv setup-models-default build run test lint detect-photos clean
+setup: setup-apt setup-venv setup-models-default build
+
+# Installs only what is missing, and says what it installs.
+setup-apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing apt packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust 1.87 or newer (https://rustup.rs), then run make again"; exit 1; }
+
+# The runtime venv: ONNX Runtime's shared library (the app loads it) and the model scripts' packages.
+setup-venv: $(VENV)/.stamp
+$(VENV)/.stamp: models/requirements.txt
+	@echo "setup: creating $(VENV) with ONNX Runtime (models/requirements.txt)"
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r models/requirements.txt
+	@touch $@
+
+# The default model: YOLOv12n fetched and verified, then its INT8 version made by our own quantizer.
+setup-models-default: models/yolov12n.onnx models/yolov12n_int8.onnx
+models/yolov12n.onnx: models/fetch_yolov12n.py | $(VENV)/.stamp
+	$(PY) models/fetch_yolov12n.py --out $@
+models/yolov12n_int8.onnx: models/yolov12n.onnx models/quantize.py | $(VENV)/.stamp
+	$(PY) models/quantize.py models/yolov12n.onnx --out $@ --calib assets/photos --force
+
+build:
+	cargo build --release
+
+run: setup
+	$(BIN) $(ARGS)
+
+test: setup
+	cargo test --release
+
+lint:
+	cargo fmt --check
+	cargo clippy --release --all-targets -- -D warnings
+
+detect-photos: setup
+	$(BIN) detect assets/photos --out out/
+
+clean:
+	cargo clean
+	rm -rf $(VENV) models/.cache out
+
+-include models/models.mk

@@ -1,0 +1,204 @@
+//! The threads: capture -> newest-frame channel -> inference (owns the ort session) -> newest-result channel.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+
+use crate::channel::{newest, NewestReceiver, NewestSender};
+use crate::detector::{labels, Candidates, Detector, LoadOptions, ModelInfo, StageTimes};
+use crate::source::{capture_loop, Frame, Spec};
+
+/// One frame with the candidates computed on it: the UI draws both together, so boxes never drift.
+pub struct Processed {
+    pub frame: Frame,
+    pub candidates: Candidates,
+    pub times: StageTimes,
+    /// Sequence number of the newest captured frame when inference took this one.
+    pub newest_seq_at_pickup: u64,
+}
+
+/// Counters the HUD, the headless output and the tests read.
+#[derive(Default)]
+pub struct Stats {
+    pub captured: Arc<AtomicU64>,
+    /// Frames replaced before inference took them.
+    pub capture_dropped: Arc<AtomicU64>,
+    /// Results replaced before the display took them.
+    pub result_dropped: Arc<AtomicU64>,
+    pub processed: AtomicU64,
+    /// Why the source stopped, when it failed.
+    pub source_error: Mutex<Option<String>>,
+}
+
+pub struct PipelineConfig {
+    pub model: PathBuf,
+    pub load: LoadOptions,
+    /// `--classes` as given; resolved against the model's labels once it has loaded.
+    pub classes: Option<String>,
+    /// Candidates are kept above this confidence so the slider can move without a new inference.
+    pub floor: f32,
+    /// Every frame is processed (files in headless mode) instead of the newest only.
+    pub lossless: bool,
+}
+
+pub struct Pipeline {
+    pub results: NewestReceiver<Processed>,
+    pub stats: Arc<Stats>,
+    pub info: ModelInfo,
+    pub source_desc: String,
+    threads: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+fn spawn<F>(name: &str, f: F) -> anyhow::Result<JoinHandle<anyhow::Result<()>>>
+where
+    F: FnOnce() -> anyhow::Result<()> + Send + 'static,
+{
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .with_context(|| format!("cannot start the {name} thread"))
+}
+
+impl Pipeline {
+    /// Starts inference first (the model must load before frames flow), then capture.
+    pub fn start(source: Spec, cfg: PipelineConfig) -> anyhow::Result<Pipeline> {
+        let (frame_tx, frame_rx) = newest::<Frame>();
+        let (result_tx, results) = newest::<Processed>();
+        let stats = Arc::new(Stats {
+            capture_dropped: frame_tx.dropped(),
+            result_dropped: result_tx.dropped(),
+            ..Stats::default()
+        });
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+        let stats_inf = Arc::clone(&stats);
+        let lossless = cfg.lossless;
+        let inference = spawn("inference", move || {
+            let loaded = Detector::load(&cfg.model, &cfg.load).and_then(|mut d| {
+                if let Some(spec) = &cfg.classes {
+                    d.class_filter = Some(labels::parse_class_filter(spec, &d.info.labels)?);
+                }
+                Ok(d)
+            });
+            let mut detector = match loaded {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return Ok(());
+                }
+            };
+            let _ = ready_tx.send(Ok(detector.info.clone()));
+            inference_loop(&mut detector, frame_rx, result_tx, &stats_inf, cfg.floor, lossless)
+        })?;
+        let info = match ready_rx.recv() {
+            Ok(Ok(info)) => info,
+            Ok(Err(e)) => {
+                let _ = inference.join();
+                return Err(e);
+            }
+            Err(_) => return Err(join_error(inference.join())),
+        };
+        let captured = Arc::clone(&stats.captured);
+        let stats_cap = Arc::clone(&stats);
+        let (opened_tx, opened_rx) = crossbeam_channel::bounded(1);
+        let capture = spawn("capture", move || {
+            let src = match source.open() {
+                Ok(s) => {
+                    let _ = opened_tx.send(Ok(s.describe()));
+                    s
+                }
+                Err(e) => {
+                    let _ = opened_tx.send(Err(e));
+                    return Ok(());
+                }
+            };
+            let r = capture_loop(src, frame_tx, captured, lossless);
+            if let Err(e) = &r {
+                *stats_cap.source_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
+            }
+            r
+        })?;
+        let threads = vec![capture, inference];
+        let source_desc = match opened_rx.recv() {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
+                drop(results);
+                return Err(e);
+            }
+            Err(_) => "source".into(),
+        };
+        Ok(Pipeline {
+            results,
+            stats,
+            info,
+            source_desc,
+            threads,
+        })
+    }
+
+    /// Hangs up and joins every thread; a thread that does not end within `grace` (a stalled camera)
+    /// is left behind rather than hanging the exit. Returns the first thread error.
+    pub fn join(self, grace: Duration) -> anyhow::Result<()> {
+        drop(self.results);
+        let deadline = Instant::now() + grace;
+        let mut first_err = None;
+        for t in self.threads {
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !t.is_finished() {
+                tracing::warn!("thread {:?} did not stop in time; leaving it", t.thread().name());
+                continue;
+            }
+            if let Err(e) = t
+                .join()
+                .map_err(|_| anyhow!("a pipeline thread panicked"))
+                .and_then(|r| r)
+            {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+fn join_error(r: std::thread::Result<anyhow::Result<()>>) -> anyhow::Error {
+    match r {
+        Ok(Err(e)) => e,
+        _ => anyhow!("the inference thread stopped before the model loaded"),
+    }
+}
+
+fn inference_loop(
+    detector: &mut Detector,
+    frames: NewestReceiver<Frame>,
+    results: NewestSender<Processed>,
+    stats: &Stats,
+    floor: f32,
+    lossless: bool,
+) -> anyhow::Result<()> {
+    while let Some(frame) = frames.recv() {
+        let newest_seq_at_pickup = stats.captured.load(Ordering::Relaxed).saturating_sub(1);
+        let (candidates, times) = detector.detect(&frame.image, floor)?;
+        tracing::trace!(seq = frame.seq, ?times, "inference");
+        stats.processed.fetch_add(1, Ordering::Relaxed);
+        let p = Processed {
+            frame,
+            candidates,
+            times,
+            newest_seq_at_pickup,
+        };
+        let delivered = if lossless {
+            results.send_lossless(p)
+        } else {
+            results.send(p)
+        };
+        if !delivered {
+            break;
+        }
+    }
+    Ok(())
+}

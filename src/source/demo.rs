@@ -1,0 +1,138 @@
+//! The demo clip: the bundled photos, panned and zoomed so that objects move and change size (capture thread).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use image::RgbImage;
+
+use super::Source;
+use crate::detector::preprocess::{resize_rgb, ResizeScratch};
+
+/// Output size of the clip (16:9, like a webcam).
+pub const DEMO_SIZE: (u32, u32) = (960, 540);
+/// Seconds each photo is shown.
+pub const SHOT_SECONDS: f64 = 6.0;
+
+static PHOTOS: [(&str, &[u8]); 5] = [
+    ("astronaut", include_bytes!("../../assets/photos/astronaut.png")),
+    ("kite", include_bytes!("../../assets/photos/kite.jpg")),
+    ("dog", include_bytes!("../../assets/photos/dog.jpg")),
+    ("horses", include_bytes!("../../assets/photos/horses.jpg")),
+    ("coffee", include_bytes!("../../assets/photos/coffee.png")),
+];
+
+pub struct Demo {
+    photos: Vec<RgbImage>,
+    frame: u64,
+    fps: u32,
+    scratch: ResizeScratch,
+}
+
+/// The crop of a photo shown at time `t` seconds into its shot: `[x, y, w, h]` in photo pixels.
+/// It starts on the whole photo (letterboxed to 16:9 by cropping height) and zooms in to 70 % while
+/// panning from left to right, so boxes shift and grow.
+pub fn crop_at(photo_w: u32, photo_h: u32, t: f64) -> [u32; 4] {
+    let (dw, dh) = (DEMO_SIZE.0 as f64, DEMO_SIZE.1 as f64);
+    let (pw, ph) = (photo_w as f64, photo_h as f64);
+    // Largest 16:9 window that fits the photo.
+    let (full_w, full_h) = if pw / ph > dw / dh {
+        (ph * dw / dh, ph)
+    } else {
+        (pw, pw * dh / dw)
+    };
+    let p = (t / SHOT_SECONDS).clamp(0.0, 1.0);
+    // Ease in and out so the motion is smooth at both ends.
+    let e = 0.5 - 0.5 * (std::f64::consts::PI * p).cos();
+    let zoom = 1.0 - 0.3 * e;
+    let (w, h) = ((full_w * zoom).max(2.0), (full_h * zoom).max(2.0));
+    let x = (pw - w) * e;
+    let y = (ph - h) * 0.5;
+    [x as u32, y as u32, (w as u32).min(photo_w), (h as u32).min(photo_h)]
+}
+
+impl Demo {
+    pub fn new(fps: u32) -> anyhow::Result<Demo> {
+        let photos = PHOTOS
+            .iter()
+            .map(|(name, bytes)| {
+                image::load_from_memory(bytes)
+                    .map(|i| i.to_rgb8())
+                    .with_context(|| format!("bundled {name}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Demo {
+            photos,
+            frame: 0,
+            fps: fps.max(1),
+            scratch: ResizeScratch::default(),
+        })
+    }
+}
+
+impl Source for Demo {
+    fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>> {
+        let t = self.frame as f64 / self.fps as f64;
+        self.frame += 1;
+        let shot = (t / SHOT_SECONDS) as usize % self.photos.len();
+        let photo = &self.photos[shot];
+        let [x, y, w, h] = crop_at(photo.width(), photo.height(), t % SHOT_SECONDS);
+        let row = photo.width() as usize * 3;
+        let mut crop = Vec::with_capacity(w as usize * h as usize * 3);
+        for r in y..y + h {
+            let start = r as usize * row + x as usize * 3;
+            crop.extend_from_slice(&photo.as_raw()[start..start + w as usize * 3]);
+        }
+        let (dw, dh) = DEMO_SIZE;
+        let mut out = vec![0u8; (dw * dh * 3) as usize];
+        resize_rgb(
+            &crop,
+            w as usize,
+            h as usize,
+            &mut out,
+            dw as usize,
+            dh as usize,
+            dw as usize * 3,
+            &mut self.scratch,
+        );
+        Ok(RgbImage::from_raw(dw, dh, out))
+    }
+
+    fn describe(&self) -> String {
+        format!("demo clip {}x{} @ {} fps", DEMO_SIZE.0, DEMO_SIZE.1, self.fps)
+    }
+
+    fn frame_interval(&self) -> Option<Duration> {
+        Some(Duration::from_secs_f64(1.0 / self.fps as f64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_zooms_and_pans_inside_the_photo() {
+        // 1352x900 is wider than 16:9 allows at full height? 1352/900 = 1.50 < 1.78: full width, height 760.5.
+        let start = crop_at(1352, 900, 0.0);
+        assert_eq!(start, [0, 69, 1352, 760]);
+        let end = crop_at(1352, 900, SHOT_SECONDS);
+        assert_eq!((end[2], end[3]), (946, 532));
+        assert_eq!(end[0] + end[2], 1352, "ends panned to the right edge");
+        for t in [0.0, 1.0, 3.0, 5.9] {
+            let [x, y, w, h] = crop_at(512, 512, t);
+            assert!(x + w <= 512 && y + h <= 512);
+        }
+    }
+
+    #[test]
+    fn frames_have_the_demo_size_and_change() {
+        let mut demo = Demo::new(30).unwrap();
+        let a = demo.next_frame().unwrap().unwrap();
+        for _ in 0..29 {
+            demo.next_frame().unwrap();
+        }
+        let b = demo.next_frame().unwrap().unwrap();
+        assert_eq!(a.dimensions(), DEMO_SIZE);
+        assert_ne!(a.as_raw(), b.as_raw(), "one second later the view has moved");
+    }
+}

@@ -1,0 +1,47 @@
+//! Still images as a source: each image of a file or folder in turn, paced for viewing (capture thread).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use image::RgbImage;
+
+use super::Source;
+
+pub struct Images {
+    files: Vec<PathBuf>,
+    next: usize,
+    interval: Duration,
+}
+
+impl Images {
+    /// `fps` sets how long each image stays (default: one per second).
+    pub fn open(path: &Path, fps: Option<u32>) -> anyhow::Result<Images> {
+        let files = crate::config::expand_paths(&[path.to_path_buf()])?;
+        let interval = Duration::from_secs_f64(1.0 / fps.unwrap_or(1).max(1) as f64);
+        Ok(Images {
+            files,
+            next: 0,
+            interval,
+        })
+    }
+}
+
+impl Source for Images {
+    fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>> {
+        let Some(path) = self.files.get(self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        let img = image::open(path).with_context(|| format!("{} is not a readable image", path.display()))?;
+        Ok(Some(img.to_rgb8()))
+    }
+
+    fn describe(&self) -> String {
+        format!("{} image(s)", self.files.len())
+    }
+
+    fn frame_interval(&self) -> Option<Duration> {
+        Some(self.interval)
+    }
+}

@@ -1,0 +1,95 @@
+//! The heads-up display: pipeline figures, model, thresholds, REC and help, drawn onto the display canvas.
+
+use ab_glyph::{FontRef, PxScale};
+use image::{Rgb, RgbImage};
+use imageproc::drawing::{draw_filled_circle_mut, draw_filled_rect_mut, draw_text_mut};
+use imageproc::rect::Rect;
+
+use super::slider::Slider;
+use crate::overlay::text_width;
+
+pub const TEXT: Rgb<u8> = Rgb([255, 255, 255]);
+pub const WARN: Rgb<u8> = Rgb([255, 210, 60]);
+pub const REC_RED: Rgb<u8> = Rgb([235, 30, 30]);
+/// Slider track and knob colours; the window test looks for the knob colour.
+pub const TRACK: Rgb<u8> = Rgb([90, 90, 90]);
+pub const FILL: Rgb<u8> = Rgb([0, 170, 255]);
+pub const KNOB: Rgb<u8> = Rgb([255, 255, 255]);
+
+/// Darkens a rectangle so text on top reads on any frame.
+pub fn shade(img: &mut RgbImage, x: i32, y: i32, w: u32, h: u32) {
+    let (iw, ih) = (img.width() as i32, img.height() as i32);
+    for yy in y.max(0)..(y + h as i32).min(ih) {
+        for xx in x.max(0)..(x + w as i32).min(iw) {
+            let p = img.get_pixel_mut(xx as u32, yy as u32);
+            p.0 = p.0.map(|c| c / 3);
+        }
+    }
+}
+
+/// Draws lines of text in a shaded box at `x, y`; each line has its colour.
+pub fn text_box(img: &mut RgbImage, font: &FontRef, scale: PxScale, x: i32, y: i32, lines: &[(String, Rgb<u8>)]) {
+    if lines.is_empty() {
+        return;
+    }
+    let line_h = scale.y.ceil() as i32 + 3;
+    let w = lines
+        .iter()
+        .map(|(t, _)| text_width(font, scale, t))
+        .fold(0.0, f32::max)
+        .ceil() as u32
+        + 12;
+    shade(img, x, y, w, (line_h * lines.len() as i32 + 8) as u32);
+    for (i, (t, colour)) in lines.iter().enumerate() {
+        draw_text_mut(img, *colour, x + 6, y + 4 + i as i32 * line_h, scale, font, t);
+    }
+}
+
+/// A red dot and `REC mm:ss` at the top-right corner.
+pub fn rec_badge(img: &mut RgbImage, font: &FontRef, scale: PxScale, elapsed_s: u64) {
+    let text = format!("REC {:02}:{:02}", elapsed_s / 60, elapsed_s % 60);
+    let tw = text_width(font, scale, &text).ceil() as i32;
+    let x = img.width() as i32 - tw - 40;
+    shade(img, x - 8, 6, (tw + 44) as u32, scale.y as u32 + 10);
+    let r = (scale.y / 2.5) as i32;
+    draw_filled_circle_mut(img, (x + r, 11 + scale.y as i32 / 2), r, REC_RED);
+    draw_text_mut(img, REC_RED, x + 2 * r + 8, 10, scale, font, &text);
+}
+
+/// Draws a slider: shaded panel, label with value, track, filled part and knob.
+pub fn slider(img: &mut RgbImage, font: &FontRef, scale: PxScale, s: &Slider) {
+    let label = format!("{} {:.2}", s.label, s.value);
+    let lw = text_width(font, scale, &label).ceil() as i32;
+    let (x, y, w, h) = (s.x as i32, s.y as i32, s.w as u32, s.h as u32);
+    shade(img, x - lw - 16, y - 4, w + lw as u32 + 24, h + 8);
+    draw_text_mut(
+        img,
+        TEXT,
+        x - lw - 10,
+        y + (h as i32 - scale.y as i32) / 2,
+        scale,
+        font,
+        &label,
+    );
+    let track_h = (h / 3).max(2);
+    let ty = y + (h - track_h) as i32 / 2;
+    draw_filled_rect_mut(img, Rect::at(x, ty).of_size(w, track_h), TRACK);
+    let kx = s.knob_x() as i32;
+    if kx > x {
+        draw_filled_rect_mut(img, Rect::at(x, ty).of_size((kx - x) as u32, track_h), FILL);
+    }
+    let kw = (h / 2).max(4);
+    draw_filled_rect_mut(img, Rect::at(kx - kw as i32 / 2, y).of_size(kw, h), KNOB);
+}
+
+pub const HELP: [&str; 9] = [
+    "Up / Down      confidence +/- 0.05",
+    "Left / Right   IoU +/- 0.05",
+    "mouse          drag the sliders",
+    "Space          pause / resume",
+    "R              record on / off (MP4)",
+    "S              snapshot (PNG)",
+    "H              this help",
+    "Q / Esc        quit",
+    "",
+];

@@ -1,0 +1,167 @@
+//! Every bad input gets one clear line that says what to do, a non-zero exit code and no panic.
+
+use crate::common::{data, model, nasview, photo, scratch};
+
+/// Runs nasview and returns (exit code, stderr), asserting it did not panic.
+fn fails(args: &[&str]) -> (i32, String) {
+    let out = nasview(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "panic for {args:?}:\n{stderr}");
+    (out.status.code().expect("exit code, not a signal"), stderr)
+}
+
+fn error_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("nasview: error:"))
+        .unwrap_or_else(|| panic!("no error line in:\n{stderr}"))
+}
+
+#[test]
+fn missing_model() {
+    let (code, err) = fails(&[
+        "detect",
+        "--model",
+        "/nonexistent/model.onnx",
+        photo("cat.png").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    let line = error_line(&err);
+    assert!(
+        line.contains("/nonexistent/model.onnx") && line.contains("make setup"),
+        "{line}"
+    );
+}
+
+#[test]
+fn truncated_model() {
+    let dir = scratch("truncated");
+    let bytes = std::fs::read(model("yolov12n.onnx")).unwrap();
+    let cut = dir.join("cut.onnx");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+    let (code, err) = fails(&[
+        "detect",
+        "--model",
+        cut.to_str().unwrap(),
+        photo("chelsea.png").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    let line = error_line(&err);
+    assert!(
+        line.contains("cut.onnx") && line.contains("complete ONNX file"),
+        "{line}"
+    );
+}
+
+#[test]
+fn unsupported_signature_lists_found_and_supported() {
+    let m = data("classifier_not_a_detector.onnx");
+    let (code, err) = fails(&[
+        "detect",
+        "--model",
+        m.to_str().unwrap(),
+        photo("chelsea.png").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("unsupported model signature") && err.contains("x float32[1,3,224,224]"),
+        "{err}"
+    );
+    assert!(
+        err.contains("logits float32[1,1000]") && err.contains("YOLO-NAS raw export"),
+        "{err}"
+    );
+}
+
+#[test]
+fn non_image_file_is_reported_and_the_others_still_run() {
+    let out = nasview(&[
+        "detect",
+        "--json",
+        "--model",
+        model("yolov12n.onnx").to_str().unwrap(),
+        data("not_an_image.jpg").to_str().unwrap(),
+        photo("chelsea.png").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not_an_image.jpg: not a readable image"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1);
+    assert!(stdout.contains("\"label\":\"cat\""), "{stdout}");
+}
+
+#[test]
+fn missing_onnx_runtime_library() {
+    let (code, err) = fails(&["detect", "--ort-lib", "/nonexistent/libonnxruntime.so", "x.png"]);
+    assert_eq!(code, 2);
+    let line = error_line(&err);
+    assert!(
+        line.contains("/nonexistent/libonnxruntime.so") && line.contains("make setup"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_library_that_is_not_onnx_runtime() {
+    // Any shared library that loads but has no OrtGetApiBase: libc's math library is on every machine.
+    let libm = [
+        "/lib/x86_64-linux-gnu/libm.so.6",
+        "/usr/lib/x86_64-linux-gnu/libm.so.6",
+        "/lib64/libm.so.6",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .expect("libm");
+    let (code, err) = fails(&["detect", "--ort-lib", libm, "x.png"]);
+    assert_eq!(code, 2);
+    let line = error_line(&err);
+    assert!(
+        line.contains("OrtGetApiBase") && line.contains("1.31 or newer"),
+        "{line}"
+    );
+}
+
+#[test]
+fn json_schema_is_exact() {
+    let out = nasview(&[
+        "detect",
+        "--json",
+        "--model",
+        model("yolov12n.onnx").to_str().unwrap(),
+        photo("astronaut.png").to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["image", "width", "height", "model", "detections"]);
+    assert_eq!(
+        (v["width"].as_u64(), v["height"].as_u64(), v["model"].as_str()),
+        (Some(512), Some(512), Some("yolov12n.onnx"))
+    );
+    let d = &v["detections"][0];
+    let dkeys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(dkeys, ["class_id", "label", "score", "box"]);
+    assert_eq!((d["class_id"].as_u64(), d["label"].as_str()), (Some(0), Some("person")));
+    assert_eq!(d["box"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn annotated_copies_are_written() {
+    let dir = scratch("annotated");
+    let out = nasview(&[
+        "detect",
+        "--model",
+        model("yolov12n.onnx").to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        photo("chelsea.png").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let original = image::open(photo("chelsea.png")).unwrap().to_rgb8();
+    let annotated = image::open(dir.join("chelsea.png")).unwrap().to_rgb8();
+    assert_eq!(annotated.dimensions(), original.dimensions());
+    // The cat's box is drawn in class 15's colour somewhere in the copy.
+    let colour = nasview::overlay::class_colour(15);
+    assert!(annotated.pixels().filter(|p| **p == colour).count() > 500);
+}

@@ -1,0 +1,40 @@
+//! Paths of fixtures and models, and running the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn photo(name: &str) -> PathBuf {
+    root().join("assets/photos").join(name)
+}
+
+pub fn data(name: &str) -> PathBuf {
+    root().join("tests/data").join(name)
+}
+
+/// A model `make setup` provides; a clear failure when set-up has not run.
+pub fn model(name: &str) -> PathBuf {
+    let p = root().join("models").join(name);
+    assert!(p.is_file(), "{} is missing: run `make setup` first", p.display());
+    p
+}
+
+pub fn nasview(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nasview"))
+        .args(args)
+        .env_remove("NASVIEW_MODEL")
+        .env_remove("ORT_DYLIB_PATH")
+        .output()
+        .expect("the nasview binary runs")
+}
+
+/// A fresh, empty scratch folder for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nasview-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}

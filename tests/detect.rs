@@ -1,0 +1,99 @@
+//! Real photos through real models and the real ONNX Runtime, checked against hand-measured boxes.
+
+use nasview::detector::nms::iou;
+use nasview::detector::provider::Device;
+use nasview::detector::{Detection, Detector, LoadOptions, Precision, Thresholds};
+
+use crate::common::{data, model, photo};
+
+fn load(path: &std::path::Path) -> Detector {
+    nasview::runtime::init(None).expect("ONNX Runtime from `make setup`");
+    let opts = LoadOptions {
+        device: Device::Cpu,
+        strict_device: false,
+        threads: 2,
+        labels_file: None,
+    };
+    Detector::load(path, &opts).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
+}
+
+fn detect(det: &mut Detector, name: &str) -> Vec<Detection> {
+    let img = image::open(photo(name)).unwrap().to_rgb8();
+    let (cands, _) = det.detect(&img, 0.25).unwrap();
+    cands.select(&Thresholds { conf: 0.25, iou: 0.7 })
+}
+
+/// Boxes measured by eye on the photos: (photo, COCO class, class name, box).
+const HAND_BOXES: [(&str, usize, &str, [f32; 4]); 3] = [
+    ("astronaut.png", 0, "person", [18.0, 14.0, 365.0, 512.0]),
+    ("chelsea.png", 15, "cat", [0.0, 0.0, 400.0, 300.0]),
+    ("coffee.png", 41, "cup", [172.0, 18.0, 410.0, 280.0]),
+];
+
+fn finds_hand_measured_objects(det: &mut Detector) {
+    for (name, class, label, hand) in HAND_BOXES {
+        let dets = detect(det, name);
+        let best = dets
+            .iter()
+            .filter(|d| d.class_id == class)
+            .map(|d| iou(&d.bbox, &hand))
+            .fold(0.0f32, f32::max);
+        assert!(
+            best >= 0.5,
+            "{}: no {label} box with IoU >= 0.5 against {hand:?}; got {dets:?}",
+            det.info.file_name
+        );
+        assert_eq!(det.info.labels[class], label);
+    }
+}
+
+#[test]
+fn yolov12n_fp32_finds_person_cat_cup() {
+    let mut det = load(&model("yolov12n.onnx"));
+    assert_eq!(det.info.precision, Precision::Fp32);
+    finds_hand_measured_objects(&mut det);
+}
+
+#[test]
+fn yolov12n_int8_finds_the_same_objects() {
+    let mut det = load(&model("yolov12n_int8.onnx"));
+    assert_eq!(det.info.precision, Precision::Int8);
+    finds_hand_measured_objects(&mut det);
+}
+
+#[test]
+fn yolo_nas_fixture_decodes_its_memorised_photos() {
+    // A structurally real super-gradients YOLO-NAS S export (INT8), fine-tuned on the bundled photos.
+    let mut det = load(&data("yolo_nas_s_fixture_int8.onnx"));
+    assert!(
+        det.info.family.name().starts_with("YOLO-NAS"),
+        "{}",
+        det.info.family.name()
+    );
+    assert_eq!(det.info.precision, Precision::Int8);
+    finds_hand_measured_objects(&mut det);
+}
+
+#[test]
+fn boxes_stay_inside_the_image_and_are_sorted() {
+    let mut det = load(&model("yolov12n.onnx"));
+    let img = image::open(photo("kite.jpg")).unwrap().to_rgb8();
+    let (cands, _) = det.detect(&img, 0.05).unwrap();
+    let dets = cands.select(&Thresholds { conf: 0.05, iou: 0.7 });
+    assert!(
+        dets.len() > 10,
+        "kite.jpg has many objects at conf 0.05: {}",
+        dets.len()
+    );
+    for d in &dets {
+        let [x1, y1, x2, y2] = d.bbox;
+        assert!(
+            0.0 <= x1 && x1 <= x2 && x2 <= 1352.0 && 0.0 <= y1 && y1 <= y2 && y2 <= 900.0,
+            "{d:?}"
+        );
+    }
+    assert!(dets.windows(2).all(|w| w[0].score >= w[1].score));
+    // Raising the threshold on the same candidates only removes detections.
+    let fewer = cands.select(&Thresholds { conf: 0.5, iou: 0.7 });
+    assert!(fewer.len() < dets.len() && fewer.iter().all(|d| d.score > 0.5));
+}

@@ -1,0 +1,10 @@
+//! nasview's one integration-test binary: real ONNX Runtime, real models, the real binary.
+
+/// Bad input at the command line: clear one-line errors, non-zero exits, no panics.
+mod cli_errors;
+/// Shared paths and helpers.
+mod common;
+/// Real models through the real ONNX Runtime: YOLOv12n FP32/INT8 and the YOLO-NAS fixture.
+mod detect;
+/// The bilinear resize against OpenCV's own output.
+mod preprocess;
