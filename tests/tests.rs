@@ -8,3 +8,5 @@ mod common;
 mod detect;
 /// The bilinear resize against OpenCV's own output.
 mod preprocess;
+/// The live window for real under Xvfb, driven with xdotool.
+mod window;

@@ -107,7 +107,8 @@ pub struct Outputs {
     record_path: Option<PathBuf>,
     overwrite: bool,
     record_hud: bool,
-    recorder: Option<(Recorder, Instant, Duration)>,
+    /// The recorder, when the take started, and the first recorded frame's capture time.
+    recorder: Option<(Recorder, Instant, Option<Duration>)>,
     takes: u32,
     save_frames: Option<PathBuf>,
     snapshots: u32,
@@ -171,7 +172,7 @@ impl Outputs {
             Ok(r) => {
                 eprintln!("nasview: recording to {}", path.display());
                 self.takes += 1;
-                self.recorder = Some((r, Instant::now(), Duration::ZERO));
+                self.recorder = Some((r, Instant::now(), None));
                 self.message = None;
             }
             Err(e) => self.warn(format!("recording not started: {e:#}")),
@@ -225,10 +226,8 @@ impl Outputs {
         }
         let img = Arc::new(Self::annotate(p, dets, labels, self.record_hud));
         if let Some((r, _, first_pts)) = &mut self.recorder {
-            if r.frames() == 0 && r.dropped() == 0 {
-                *first_pts = p.frame.pts;
-            }
-            if !r.push(Arc::clone(&img), p.frame.pts.saturating_sub(*first_pts)) {
+            let first = *first_pts.get_or_insert(p.frame.pts);
+            if !r.push(Arc::clone(&img), p.frame.pts.saturating_sub(first)) {
                 let why = r.failure().unwrap_or_else(|| "the encoder stopped".into());
                 self.stop_recording();
                 self.warn(format!("recording stopped: {why}; the app keeps running"));
@@ -302,7 +301,7 @@ pub fn run(
         pixel_format: args.pixel_format.clone(),
     };
     let src = source::Spec::parse(&args.source, &camera, args.fps)?;
-    let lossless = args.headless && src.is_file();
+    let lossless = args.headless && src.every_frame_matters();
     let floor = CONF_FLOOR.min(t.conf);
     let pipeline = Pipeline::start(
         src,

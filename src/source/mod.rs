@@ -80,9 +80,9 @@ impl Spec {
         })
     }
 
-    /// Files: every frame matters when nobody watches.
-    pub fn is_file(&self) -> bool {
-        matches!(self, Spec::Images { .. } | Spec::Video(_))
+    /// Files and the (deterministic) demo clip: every frame matters when nobody watches.
+    pub fn every_frame_matters(&self) -> bool {
+        !matches!(self, Spec::Camera { .. })
     }
 
     pub fn open(&self) -> anyhow::Result<Box<dyn Source>> {

@@ -82,14 +82,38 @@ pub fn slider(img: &mut RgbImage, font: &FontRef, scale: PxScale, s: &Slider) {
     draw_filled_rect_mut(img, Rect::at(kx - kw as i32 / 2, y).of_size(kw, h), KNOB);
 }
 
-pub const HELP: [&str; 9] = [
-    "Up / Down      confidence +/- 0.05",
-    "Left / Right   IoU +/- 0.05",
-    "mouse          drag the sliders",
-    "Space          pause / resume",
-    "R              record on / off (MP4)",
-    "S              snapshot (PNG)",
-    "H              this help",
-    "Q / Esc        quit",
-    "",
+/// Keys and what they do, drawn in two columns at the centre.
+pub const HELP: [(&str, &str); 8] = [
+    ("Up / Down", "confidence +/- 0.05"),
+    ("Left / Right", "IoU +/- 0.05"),
+    ("mouse", "drag the sliders"),
+    ("Space", "pause / resume"),
+    ("R", "record on / off (MP4)"),
+    ("S", "snapshot (PNG)"),
+    ("H", "this help"),
+    ("Q / Esc", "quit"),
 ];
+
+pub fn help(img: &mut RgbImage, font: &FontRef, scale: PxScale) {
+    let key_w = HELP
+        .iter()
+        .map(|(k, _)| text_width(font, scale, k))
+        .fold(0.0, f32::max)
+        .ceil() as i32
+        + 24;
+    let desc_w = HELP
+        .iter()
+        .map(|(_, d)| text_width(font, scale, d))
+        .fold(0.0, f32::max)
+        .ceil() as i32;
+    let line_h = scale.y.ceil() as i32 + 3;
+    let (w, h) = (key_w + desc_w + 24, line_h * HELP.len() as i32 + 16);
+    let (x, y) = ((img.width() as i32 - w) / 2, (img.height() as i32 - h) / 2);
+    shade(img, x, y, w as u32, h as u32);
+    shade(img, x, y, w as u32, h as u32);
+    for (i, (k, d)) in HELP.iter().enumerate() {
+        let ty = y + 8 + i as i32 * line_h;
+        draw_text_mut(img, FILL, x + 12, ty, scale, font, k);
+        draw_text_mut(img, TEXT, x + 12 + key_w, ty, scale, font, d);
+    }
+}

@@ -3,12 +3,14 @@
 pub mod hud;
 pub mod slider;
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ab_glyph::PxScale;
 use image::{Rgb, RgbImage};
-use minifb::{Key, KeyRepeat, MouseButton, MouseMode, Window, WindowOptions};
+use minifb::{InputCallback, Key, MouseButton, MouseMode, Window, WindowOptions};
 
 use crate::commands::live::{Outputs, Rates};
 use crate::detector::preprocess::{resize_rgb, ResizeScratch};
@@ -43,6 +45,19 @@ pub fn fit(frame_w: u32, frame_h: u32, win_w: u32, win_h: u32) -> Fit {
     }
 }
 
+/// Collects key presses (and the window system's auto-repeats) between refreshes.
+struct KeyQueue(Rc<RefCell<Vec<Key>>>);
+
+impl InputCallback for KeyQueue {
+    fn add_char(&mut self, _uni_char: u32) {}
+
+    fn set_key_state(&mut self, key: Key, down: bool) {
+        if down {
+            self.0.borrow_mut().push(key);
+        }
+    }
+}
+
 /// State of the window between refreshes.
 struct View {
     conf: Slider,
@@ -67,6 +82,15 @@ impl View {
     fn reselect(&mut self) {
         if let Some(p) = &self.current {
             self.dets = p.candidates.select(&self.thresholds());
+            // The window test reads these lines (NASVIEW_LOG=info) to know what is on screen.
+            tracing::info!(
+                "view frame={} conf={:.2} iou={:.2} objects={}{}",
+                p.frame.seq,
+                self.conf.value,
+                self.iou.value,
+                self.dets.len(),
+                if self.paused { " paused" } else { "" }
+            );
         }
     }
 }
@@ -93,6 +117,9 @@ pub fn run(
         anyhow::anyhow!("cannot open a window ({e}); is there a display? Use --headless to run without one")
     })?;
     window.set_target_fps(60);
+    // Key presses arrive through a callback so that a tap shorter than one refresh is not lost.
+    let pressed: Rc<RefCell<Vec<Key>>> = Rc::default();
+    window.set_input_callback(Box::new(KeyQueue(Rc::clone(&pressed))));
     let font = overlay::font();
     let mut view = View {
         conf: Slider::new("conf", floor, 1.0, t.conf),
@@ -135,7 +162,8 @@ pub fn run(
             break;
         }
         // Keys.
-        for key in window.get_keys_pressed(KeyRepeat::Yes) {
+        let keys: Vec<Key> = pressed.borrow_mut().drain(..).collect();
+        for key in keys {
             let changed = match key {
                 Key::Up => view.conf.nudge(0.05),
                 Key::Down => view.conf.nudge(-0.05),
@@ -143,6 +171,7 @@ pub fn run(
                 Key::Left => view.iou.nudge(-0.05),
                 Key::Space => {
                     view.paused = !view.paused;
+                    view.reselect();
                     true
                 }
                 Key::H => {
@@ -268,8 +297,7 @@ fn draw(
         hud::rec_badge(&mut view.canvas, font, small, secs);
     }
     if view.help {
-        let help: Vec<(String, Rgb<u8>)> = hud::HELP.iter().map(|l| (l.to_string(), hud::TEXT)).collect();
-        hud::text_box(&mut view.canvas, font, small, ww as i32 / 2 - 150, wh as i32 / 3, &help);
+        hud::help(&mut view.canvas, font, small);
     }
     // Sliders along the bottom edge.
     let sw = (ww as f32 * 0.25).clamp(120.0, 400.0);

@@ -1,0 +1,276 @@
+//! The real window under Xvfb: boxes around the demo's astronaut, HUD and sliders drawn, the slider
+//! changes the boxes (checked against headless output), R records an MP4 that ffprobe reads.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use image::{Rgb, RgbImage};
+
+use crate::common::{model, nasview, scratch};
+
+/// An Xvfb server for one test, killed on drop.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let n = 90 + std::process::id() % 100;
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb runs (install it: `make setup` does)");
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let t0 = Instant::now();
+        while !Path::new(&socket).exists() {
+            assert!(t0.elapsed() < Duration::from_secs(10), "Xvfb did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Xvfb { child, display }
+    }
+
+    fn xdotool(&self, args: &[&str]) -> String {
+        let out = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .output()
+            .expect("xdotool runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The window's client area as an image (screen grab cropped to the window geometry).
+    fn grab(&self, geometry: (u32, u32, u32, u32)) -> RgbImage {
+        let out = Command::new("sh")
+            .args(["-c", "xwd -root -silent | convert xwd:- png:-"])
+            .env("DISPLAY", &self.display)
+            .output()
+            .expect("xwd and convert run");
+        let screen = image::load_from_memory(&out.stdout).expect("screenshot PNG").to_rgb8();
+        let (x, y, w, h) = geometry;
+        image::imageops::crop_imm(&screen, x, y, w, h).to_image()
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// nasview's stderr, collected line by line while it runs.
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn follow(child: &mut Child) -> Log {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Log(lines)
+    }
+
+    /// Waits for a line containing `pat` that was logged after `since` lines; returns it.
+    fn wait_for(&self, pat: &str, since: usize, timeout: Duration) -> String {
+        let t0 = Instant::now();
+        loop {
+            if let Some(l) = self.0.lock().unwrap().iter().skip(since).find(|l| l.contains(pat)) {
+                return l.clone();
+            }
+            assert!(
+                t0.elapsed() < timeout,
+                "no log line with {pat:?}; log:\n{}",
+                self.0.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// `key=value` out of a log line.
+fn field<T: std::str::FromStr>(line: &str, key: &str) -> T {
+    let v = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{key} in {line}"));
+    v.parse().unwrap_or_else(|_| panic!("{key} value in {line}"))
+}
+
+fn count(img: &RgbImage, colour: Rgb<u8>, region: (u32, u32, u32, u32)) -> usize {
+    let (x0, y0, x1, y1) = region;
+    (y0..y1.min(img.height()))
+        .flat_map(|y| (x0..x1.min(img.width())).map(move |x| (x, y)))
+        .filter(|&(x, y)| *img.get_pixel(x, y) == colour)
+        .count()
+}
+
+/// Columns holding a vertical run of `colour` at least `min_run` pixels long: the sides of boxes.
+fn box_sides(img: &RgbImage, colour: Rgb<u8>, min_run: u32) -> Vec<u32> {
+    (0..img.width())
+        .filter(|&x| {
+            let mut run = 0;
+            (0..img.height()).any(|y| {
+                run = if *img.get_pixel(x, y) == colour { run + 1 } else { 0 };
+                run >= min_run
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn live_window_boxes_hud_slider_and_recording() {
+    let x = Xvfb::start();
+    let dir = scratch("window");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nasview"))
+        .args(["--source", "demo", "--model", model("yolov12n.onnx").to_str().unwrap()])
+        .env("DISPLAY", &x.display)
+        .env("NASVIEW_LOG", "info")
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Log::follow(&mut child);
+
+    // First frame on screen, then pause so the view holds still.
+    log.wait_for("view frame=", 0, Duration::from_secs(60));
+    let win = x
+        .xdotool(&["search", "--sync", "--name", "^nasview$"])
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let geo = x.xdotool(&["getwindowgeometry", "--shell", &win]);
+    let g = |k: &str| {
+        geo.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+    };
+    let geometry = (g("X"), g("Y"), g("WIDTH"), g("HEIGHT"));
+    let mark = log.len();
+    x.xdotool(&["key", "space"]);
+    let paused = log.wait_for("paused", mark, Duration::from_secs(10));
+    let frame: u64 = field(&paused, "frame");
+    let objects_low: usize = field(&paused, "objects");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = x.grab(geometry);
+    before.save(dir.join("paused.png")).unwrap();
+    let (w, h) = before.dimensions();
+
+    // The astronaut (first shot of the demo) is boxed in person red: two long vertical sides far apart.
+    let person = nasview::overlay::class_colour(0);
+    let sides = box_sides(&before, person, h / 2);
+    assert!(
+        sides.len() >= 2 && sides[sides.len() - 1] - sides[0] > w / 4,
+        "no tall person box in the paused frame {frame} (sides at {sides:?}); see {}",
+        dir.join("paused.png").display()
+    );
+    // HUD text (white) in the top-left panel; both slider tracks (filled part) along the bottom.
+    assert!(
+        count(&before, Rgb([255, 255, 255]), (0, 0, w / 2, h / 4)) > 300,
+        "HUD text"
+    );
+    let fill = nasview::ui::hud::FILL;
+    let bottom = (0, h - h / 5, w / 2, h);
+    assert!(count(&before, fill, bottom) > 200, "slider fill");
+
+    // Click the confidence slider near its right end: fewer boxes, the same as headless at that threshold.
+    let track_rows: Vec<u32> = (h - h / 5..h)
+        .filter(|&y| (0..w / 2).any(|x| *before.get_pixel(x, y) == nasview::ui::hud::TRACK))
+        .collect();
+    let conf_row = track_rows[0] + 1;
+    let xs: Vec<u32> = (0..w / 2)
+        .filter(|&x| [nasview::ui::hud::TRACK, fill].contains(before.get_pixel(x, conf_row)))
+        .collect();
+    let (x0, x1) = (xs[0], xs[xs.len() - 1]);
+    let click_x = x0 + (x1 - x0) * 95 / 100;
+    let mark = log.len();
+    // Pressed for a moment, as a hand does: the window samples the button once per refresh.
+    x.xdotool(&[
+        "mousemove",
+        &(geometry.0 + click_x).to_string(),
+        &(geometry.1 + conf_row).to_string(),
+        "mousedown",
+        "1",
+    ]);
+    std::thread::sleep(Duration::from_millis(150));
+    x.xdotool(&["mouseup", "1"]);
+    let changed = log.wait_for("conf=0.9", mark, Duration::from_secs(10));
+    let conf: f32 = field(&changed, "conf");
+    let objects_high: usize = field(&changed, "objects");
+    assert_eq!(field::<u64>(&changed, "frame"), frame, "still the paused frame");
+    assert!(
+        objects_high < objects_low,
+        "conf {conf}: {objects_high} objects, not fewer than {objects_low}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let after = x.grab(geometry);
+    after.save(dir.join("after_click.png")).unwrap();
+    let full = (0, 0, w, h);
+    assert!(
+        count(&after, person, full) < count(&before, person, full),
+        "fewer person-red pixels after the click"
+    );
+
+    // Headless at that threshold, on the same (deterministic) demo frame, finds the same number.
+    let headless = nasview(&[
+        "--source",
+        "demo",
+        "--headless",
+        "--max-frames",
+        &(frame + 1).to_string(),
+        "--conf",
+        &format!("{conf:.2}"),
+        "--model",
+        model("yolov12n.onnx").to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&headless.stdout);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("headless output")).unwrap();
+    assert_eq!(last["frame"].as_u64(), Some(frame));
+    assert_eq!(
+        last["detections"].as_array().unwrap().len(),
+        objects_high,
+        "window and headless disagree at conf {conf}"
+    );
+
+    // Resume, record for about four seconds, quit: the MP4 is finalised and playable.
+    x.xdotool(&["key", "space"]);
+    let mark = log.len();
+    x.xdotool(&["key", "r"]);
+    log.wait_for("recording to", mark, Duration::from_secs(10));
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(4));
+    x.xdotool(&["key", "q"]);
+    let wall = t0.elapsed().as_secs_f64();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "nasview exit {status}; log:\n{}",
+        log.0.lock().unwrap().join("\n")
+    );
+    let mp4 = dir.join("nasview.mp4");
+    let probe = crate::common::ffprobe(&mp4);
+    assert_eq!(probe.codec, "h264");
+    assert!(probe.frames > 0);
+    assert!(
+        (probe.duration - wall).abs() < 0.2 * wall,
+        "duration {} vs {wall:.2} s recorded",
+        probe.duration
+    );
+}
