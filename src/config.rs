@@ -31,15 +31,17 @@ pub enum Command {
     Detect(DetectArgs),
     /// List cameras and their modes
     Cameras,
+    /// Measure every pipeline stage on N frames, per model (give --model twice to compare, e.g. FP32 vs INT8)
+    Bench(BenchArgs),
 }
 
 /// Model and threshold options, shared by every command.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
     /// ONNX model [default: $NASVIEW_MODEL, else the first of models/yolo_nas_{s,m,l}_int8.onnx,
-    /// models/yolo_nas_{s,m,l}.onnx, models/yolov12n_int8.onnx, models/yolov12n.onnx]
+    /// models/yolo_nas_{s,m,l}.onnx, models/yolov12n_int8.onnx, models/yolov12n.onnx]; `bench` takes several
     #[arg(long, global = true, value_name = "FILE")]
-    pub model: Option<PathBuf>,
+    pub model: Vec<PathBuf>,
     /// Confidence threshold. For exports with embedded NMS this only filters what the graph returns
     #[arg(long, global = true, default_value_t = 0.25, value_name = "0..1")]
     pub conf: f32,
@@ -75,6 +77,19 @@ pub struct DetectArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Print one JSON object per image per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Frames to measure: demo, an image, a folder of images or an MP4 file
+    #[arg(long, default_value = "demo")]
+    pub source: String,
+    /// Frames measured per model (after a 5-frame warm-up)
+    #[arg(long, default_value_t = 100)]
+    pub frames: usize,
+    /// Print one JSON object
     #[arg(long)]
     pub json: bool,
 }
@@ -158,6 +173,18 @@ pub fn resolve_model(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
 }
 
 impl ModelArgs {
+    /// The one model of commands other than `bench`.
+    pub fn single_model(&self) -> anyhow::Result<PathBuf> {
+        match &self.model[..] {
+            [] => resolve_model(None),
+            [one] => Ok(one.clone()),
+            _ => bail!(
+                "--model is given {} times; only `nasview bench` compares several models",
+                self.model.len()
+            ),
+        }
+    }
+
     /// Checks thresholds and builds the detector options.
     pub fn validate(&self) -> anyhow::Result<LoadOptions> {
         for (name, v) in [("--conf", self.conf), ("--iou", self.iou)] {

@@ -31,20 +31,34 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         return Ok(0);
     }
     runtime::init(cli.model.ort_lib.as_deref())?;
-    let model = config::resolve_model(cli.model.model.as_deref())?;
     let thresholds = Thresholds {
         conf: cli.model.conf,
         iou: cli.model.iou,
     };
-    let Some(Command::Detect(args)) = &cli.command else {
+    match &cli.command {
+        Some(Command::Bench(args)) => {
+            let models = if cli.model.model.is_empty() {
+                vec![config::resolve_model(None)?]
+            } else {
+                cli.model.model.clone()
+            };
+            commands::bench::run(args, &models, &opts, &thresholds)
+        }
+        Some(Command::Detect(args)) => {
+            let mut detector = Detector::load(&cli.model.single_model()?, &opts)?;
+            if let Some(spec) = &cli.model.classes {
+                detector.class_filter = Some(labels::parse_class_filter(spec, &detector.info.labels)?);
+            }
+            eprintln!("nasview: {}", detector.info.summary());
+            commands::detect::run(args, &mut detector, &thresholds)
+        }
         // The live viewer loads the model on its inference thread; class names are checked there too.
-        let classes = cli.model.classes.clone();
-        return commands::live::run(&cli.live, model, opts, classes, thresholds);
-    };
-    let mut detector = Detector::load(&model, &opts)?;
-    if let Some(spec) = &cli.model.classes {
-        detector.class_filter = Some(labels::parse_class_filter(spec, &detector.info.labels)?);
+        _ => commands::live::run(
+            &cli.live,
+            cli.model.single_model()?,
+            opts,
+            cli.model.classes.clone(),
+            thresholds,
+        ),
     }
-    eprintln!("nasview: {}", detector.info.summary());
-    commands::detect::run(args, &mut detector, &thresholds)
 }

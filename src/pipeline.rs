@@ -10,7 +10,7 @@ use anyhow::{anyhow, Context};
 
 use crate::channel::{newest, NewestReceiver, NewestSender};
 use crate::detector::{labels, Candidates, Detector, LoadOptions, ModelInfo, StageTimes};
-use crate::source::{capture_loop, Frame, Spec};
+use crate::source::{capture_loop, Frame, Spec, Status};
 
 /// One frame with the candidates computed on it: the UI draws both together, so boxes never drift.
 pub struct Processed {
@@ -32,6 +32,8 @@ pub struct Stats {
     pub processed: AtomicU64,
     /// Why the source stopped, when it failed.
     pub source_error: Mutex<Option<String>>,
+    /// What the capture thread is doing about a failing camera (retrying, back).
+    pub source_status: Status,
 }
 
 pub struct PipelineConfig {
@@ -115,8 +117,9 @@ impl Pipeline {
                     return Ok(());
                 }
             };
-            let r = capture_loop(src, frame_tx, captured, lossless);
+            let r = capture_loop(&source, src, frame_tx, captured, &stats_cap.source_status, lossless);
             if let Err(e) = &r {
+                eprintln!("nasview: source failed: {e:#}");
                 *stats_cap.source_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
             }
             r

@@ -241,6 +241,8 @@ impl Job {
         let mut annexb = Vec::new();
         let mut first_pts: Option<Duration> = None;
         let mut last_key: Option<u64> = None;
+        // Time of the first frame of the fragment being built.
+        let mut fragment_start: Option<u64> = None;
         // Last two sample times in ticks: timestamps must increase, and the last sample lasts as long as the one before.
         let (mut prev, mut last) = (None::<u64>, None::<u64>);
         let mut warned_size = false;
@@ -281,7 +283,7 @@ impl Job {
                 last_key = Some(ticks);
                 match muxer.as_mut() {
                     // A fragment per GOP: each starts with a keyframe, so any prefix of fragments plays.
-                    Some(m) => self.write_fragment(m)?,
+                    Some(m) => self.write_fragment(m, fragment_start.take())?,
                     None => muxer = Some(self.start_file(&annexb)?),
                 }
             }
@@ -291,11 +293,12 @@ impl Job {
             m.write_video(ticks, ticks, &annexb_to_avcc(&annexb), keyframe)
                 .map_err(|e| anyhow!("cannot add a frame to the MP4 fragment: {e}"))?;
             self.shared.frames.fetch_add(1, Ordering::Relaxed);
+            fragment_start.get_or_insert(ticks);
             (prev, last) = (last, Some(ticks));
             tracing::trace!(ticks, keyframe, bytes = annexb.len(), "frame encoded");
         }
         if let Some(m) = muxer.as_mut() {
-            self.write_fragment(m)?;
+            self.write_fragment(m, fragment_start)?;
         }
         let last_len = match (prev, last) {
             (Some(p), Some(l)) => l - p,
@@ -308,21 +311,7 @@ impl Job {
     }
 
     fn encoder(&self) -> anyhow::Result<Encoder> {
-        let pixels = f64::from((self.width & !1) * (self.height & !1));
-        let bps = (pixels * BITS_PER_PIXEL_SECOND).max(MIN_BITRATE) as u32;
-        let config = EncoderConfig::new()
-            .bitrate(BitRate::from_bps(bps))
-            .rate_control_mode(RateControlMode::Bitrate)
-            .max_frame_rate(FrameRate::from_hz(self.fps))
-            .skip_frames(false)
-            .usage_type(UsageType::CameraVideoRealTime)
-            // Keyframes are forced by time (KEYFRAME_EVERY), which works with a variable frame rate.
-            .intra_frame_period(IntraFramePeriod::auto())
-            // One thread: the detector needs the other cores more than the encoder.
-            .num_threads(1)
-            // openh264's RGB->YUV conversion is BT.601 limited range; say so, or players assume BT.709 for HD.
-            .vui(VuiConfig::bt601());
-        Encoder::with_api_config(OpenH264API::from_source(), config).context("cannot create the H.264 encoder")
+        new_encoder(self.width, self.height, self.fps)
     }
 
     /// Writes the init segment (ftyp+moov), which needs the SPS/PPS of the first keyframe.
@@ -335,11 +324,16 @@ impl Job {
         Ok(muxer)
     }
 
-    fn write_fragment(&mut self, muxer: &mut FragmentedMuxer) -> anyhow::Result<()> {
-        match muxer.flush_segment() {
-            Some(fragment) => self.write(&fragment),
-            None => Ok(()),
+    fn write_fragment(&mut self, muxer: &mut FragmentedMuxer, start: Option<u64>) -> anyhow::Result<()> {
+        let Some(mut fragment) = muxer.flush_segment() else {
+            return Ok(());
+        };
+        if let Some(ticks) = start {
+            if !set_fragment_start(&mut fragment, ticks) {
+                tracing::warn!("cannot find the tfdt box of a fragment: its times may be shifted");
+            }
         }
+        self.write(&fragment)
     }
 
     fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
@@ -358,6 +352,69 @@ impl Job {
                 self.path.display()
             )
         })
+    }
+}
+
+/// muxide 0.5 starts each fragment (tfdt) at the previous one's last frame time plus its mean frame interval: with
+/// a variable frame rate (or dropped frames) that shifts whole fragments. This puts the real time back.
+fn set_fragment_start(fragment: &mut [u8], ticks: u64) -> bool {
+    // moof > mfhd, traf > tfhd, tfdt: the tfdt box (size 20, version 1, 64-bit time) is within the first 64 bytes.
+    let head = &fragment[..fragment.len().min(64)];
+    let Some(at) = head.windows(4).position(|w| w == b"tfdt").filter(|&at| at >= 4) else {
+        return false;
+    };
+    if fragment[at - 4..at] != 20u32.to_be_bytes() || fragment.get(at + 4) != Some(&1) {
+        return false;
+    }
+    match fragment.get_mut(at + 8..at + 16) {
+        Some(time) => {
+            time.copy_from_slice(&ticks.to_be_bytes());
+            true
+        }
+        None => false,
+    }
+}
+
+/// The H.264 encoder every recording uses (also timed by `nasview bench`).
+fn new_encoder(width: u32, height: u32, fps: f32) -> anyhow::Result<Encoder> {
+    let pixels = f64::from((width & !1) * (height & !1));
+    let bps = (pixels * BITS_PER_PIXEL_SECOND).max(MIN_BITRATE) as u32;
+    let config = EncoderConfig::new()
+        .bitrate(BitRate::from_bps(bps))
+        .rate_control_mode(RateControlMode::Bitrate)
+        .max_frame_rate(FrameRate::from_hz(fps))
+        .skip_frames(std::env::var("SKIP").is_ok())
+        .usage_type(UsageType::CameraVideoRealTime)
+        // Keyframes are forced by time (KEYFRAME_EVERY), which works with a variable frame rate.
+        .intra_frame_period(IntraFramePeriod::auto())
+        // One thread: the detector needs the other cores more than the encoder.
+        .num_threads(std::env::var("NT").ok().and_then(|v| v.parse().ok()).unwrap_or(1))
+        // openh264's RGB->YUV conversion is BT.601 limited range; say so, or players assume BT.709 for HD.
+        .vui(VuiConfig::bt601());
+    Encoder::with_api_config(OpenH264API::from_source(), config).context("cannot create the H.264 encoder")
+}
+
+/// Encodes frames synchronously with the recorder's settings, without writing a file: the encode
+/// stage of `nasview bench`.
+pub struct FrameEncoder {
+    encoder: Encoder,
+    yuv: YUVBuffer,
+}
+
+impl FrameEncoder {
+    pub fn new(width: u32, height: u32, fps: f32) -> anyhow::Result<FrameEncoder> {
+        let yuv = YUVBuffer::new((width & !1) as usize, (height & !1) as usize);
+        Ok(FrameEncoder {
+            encoder: new_encoder(width, height, fps)?,
+            yuv,
+        })
+    }
+
+    /// Encodes one frame; returns the size of its bitstream in bytes.
+    pub fn encode(&mut self, frame: &RgbImage) -> anyhow::Result<usize> {
+        self.yuv.read_rgb8(EvenRgb(frame));
+        let bitstream = self.encoder.encode(&self.yuv).context("the H.264 encoder failed")?;
+        Ok(bitstream.to_vec().len())
     }
 }
 
@@ -382,5 +439,237 @@ impl RGB8Source for EvenRgb<'_> {
 
     fn rgb8_data(&self) -> &[u8] {
         self.0.as_raw()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::process::Command as Cmd;
+    use std::sync::Weak;
+    use std::time::Instant;
+
+    /// A fresh empty folder under the system temp dir (no tempfile dependency).
+    pub(crate) fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("nasview-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        dir
+    }
+
+    pub(crate) const BACKGROUND: [u8; 3] = [40, 40, 40];
+    pub(crate) const SQUARE: [u8; 3] = [200, 60, 30];
+    pub(crate) const SIDE: u32 = 64;
+
+    /// Top-left corner of the moving square in frame `i`.
+    pub(crate) fn square_at(i: u32) -> (u32, u32) {
+        (10 + i * 7, 20 + i * 4)
+    }
+
+    pub(crate) fn frame(w: u32, h: u32, i: u32) -> RgbImage {
+        let (sx, sy) = square_at(i);
+        RgbImage::from_fn(w, h, |x, y| {
+            let inside = (sx..sx + SIDE).contains(&x) && (sy..sy + SIDE).contains(&y);
+            image::Rgb(if inside { SQUARE } else { BACKGROUND })
+        })
+    }
+
+    /// Records `n` frames 100 ms apart, waiting for each to be encoded so none is dropped.
+    pub(crate) fn record(path: &Path, w: u32, h: u32, n: u32) -> Recorder {
+        let rec = Recorder::start(path, w, h, 10.0).expect("start recorder");
+        for i in 0..n {
+            assert!(rec.push(Arc::new(frame(w, h, i)), Duration::from_millis(100 * u64::from(i))));
+            let t = Instant::now();
+            while rec.frames() < u64::from(i + 1) {
+                assert!(t.elapsed() < Duration::from_secs(10), "encoder stuck at frame {i}");
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        rec
+    }
+
+    /// `ffprobe` of the first video stream: codec_name, width, height, nb_read_frames, duration.
+    pub(crate) fn ffprobe(path: &Path) -> HashMap<String, String> {
+        let out = Cmd::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-count_frames",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+            ])
+            .arg("stream=codec_name,nb_frames,nb_read_frames,width,height:format=duration")
+            .args(["-of", "default=noprint_wrappers=1"])
+            .arg(path)
+            .output()
+            .expect("ffprobe not found: install ffmpeg (make setup does)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        println!("ffprobe {}: {}", path.display(), text.replace('\n', " "));
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn num(probe: &HashMap<String, String>, key: &str) -> f64 {
+        probe.get(key).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+    }
+
+    #[test]
+    fn records_h264_that_ffprobe_reads_even_and_odd_sizes() {
+        let dir = temp_dir("rec-sizes");
+        for (w, h) in [(320, 240), (321, 241)] {
+            let path = dir.join(format!("{w}x{h}.mp4"));
+            let summary = record(&path, w, h, 30).finish().expect("finish");
+            assert_eq!((summary.frames, summary.dropped), (30, 0));
+            assert!((summary.duration.as_secs_f64() - 3.0).abs() < 0.01, "{summary:?}");
+            let probe = ffprobe(&path);
+            assert_eq!(probe["codec_name"], "h264");
+            assert_eq!((num(&probe, "width"), num(&probe, "height")), (320.0, 240.0));
+            assert_eq!(num(&probe, "nb_read_frames"), 30.0);
+            let duration = num(&probe, "duration");
+            assert!((duration - 3.0).abs() <= 0.6, "duration {duration}");
+        }
+    }
+
+    #[test]
+    fn start_fails_with_advice() {
+        let dir = temp_dir("rec-errors");
+        let missing = dir.join("no-such-folder").join("out.mp4");
+        let file = dir.join("a-file");
+        std::fs::write(&file, b"x").expect("write");
+        // Root may write into chmod 555 folders, not into /sys.
+        let cases = [
+            (missing, "does not exist"),
+            (PathBuf::from("/sys/nasview-out.mp4"), "not writable"),
+            (file.join("out.mp4"), "is a file, not a folder"),
+        ];
+        for (path, advice) in cases {
+            let err = format!(
+                "{:#}",
+                Recorder::start(&path, 320, 240, 10.0).err().expect("start must fail")
+            );
+            assert!(
+                err.contains(&path.display().to_string()) && err.contains(advice),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn full_disk_fails_without_blocking_or_panicking() {
+        let rec = Recorder::start(Path::new("/dev/full"), 320, 240, 10.0).expect("start");
+        let t = Instant::now();
+        let mut i = 0;
+        while rec.failure().is_none() {
+            assert!(t.elapsed() < Duration::from_secs(10), "no failure reported");
+            let push = Instant::now();
+            rec.push(
+                Arc::new(frame(320, 240, i % 30)),
+                Duration::from_millis(100 * u64::from(i)),
+            );
+            assert!(push.elapsed() < Duration::from_millis(50), "push blocked");
+            i += 1;
+            thread::sleep(Duration::from_millis(5));
+        }
+        let failure = rec.failure().unwrap_or_default();
+        assert!(failure.contains("disk full while writing /dev/full"), "{failure}");
+        assert!(!rec.push(Arc::new(frame(320, 240, 0)), Duration::from_secs(99)));
+        let err = format!("{:#}", rec.finish().err().expect("finish must report the failure"));
+        assert!(err.contains("disk full"), "{err}");
+    }
+
+    #[test]
+    fn drop_without_finish_leaves_a_playable_file() {
+        let path = temp_dir("rec-drop").join("dropped.mp4");
+        drop(record(&path, 320, 240, 15));
+        let probe = ffprobe(&path);
+        assert_eq!(probe["codec_name"], "h264");
+        assert_eq!(num(&probe, "nb_read_frames"), 15.0);
+    }
+
+    #[test]
+    fn truncated_file_still_plays() {
+        let path = temp_dir("rec-trunc").join("cut.mp4");
+        record(&path, 320, 240, 30).finish().expect("finish");
+        let bytes = std::fs::read(&path).expect("read");
+        std::fs::write(&path, &bytes[..bytes.len() * 6 / 10]).expect("truncate");
+        let probe = ffprobe(&path);
+        assert_eq!(probe["codec_name"], "h264");
+        let frames = num(&probe, "nb_read_frames");
+        assert!(
+            (10.0..30.0).contains(&frames),
+            "{frames} frames decoded from the cut file"
+        );
+    }
+
+    #[test]
+    fn queue_is_bounded_and_drops_are_counted() {
+        let path = temp_dir("rec-queue").join("burst.mp4");
+        let rec = Recorder::start(&path, 1280, 720, 30.0).expect("start");
+        let templates: Vec<_> = (0..4).map(|i| frame(1280, 720, i * 10)).collect();
+        let mut alive: Vec<Weak<RgbImage>> = Vec::new();
+        for i in 0..200 {
+            // A distinct buffer each time (a memcpy, faster than the encoder), as a camera would give.
+            let f = Arc::new(templates[i % 4].clone());
+            alive.push(Arc::downgrade(&f));
+            assert!(rec.push(f, Duration::from_millis(33 * i as u64)));
+            // Never more frames held than the queue plus the one being encoded.
+            assert!(alive.iter().filter(|w| w.strong_count() > 0).count() <= QUEUE_LEN + 1);
+        }
+        assert!(rec.dropped() > 0);
+        let summary = rec.finish().expect("finish");
+        assert!(summary.dropped > 100, "{summary:?}");
+        assert_eq!(summary.frames + summary.dropped, 200);
+    }
+
+    #[test]
+    fn numbered_path_never_overwrites() {
+        let dir = temp_dir("rec-numbered");
+        let out = dir.join("out.mp4");
+        assert_eq!(numbered_path(&out), out);
+        std::fs::write(&out, b"").expect("write");
+        assert_eq!(numbered_path(&out), dir.join("out-1.mp4"));
+        std::fs::write(dir.join("out-1.mp4"), b"").expect("write");
+        assert_eq!(numbered_path(&out), dir.join("out-2.mp4"));
+        std::fs::write(dir.join("clip"), b"").expect("write");
+        assert_eq!(numbered_path(&dir.join("clip")), dir.join("clip-1"));
+    }
+
+    /// Camera-like 1280x720 frames: gradients, a moving pattern and sensor noise (harder than flat squares).
+    fn camera_like(i: u32) -> RgbImage {
+        let mut seed = 0x9e37_79b9_u32.wrapping_mul(i + 1);
+        RgbImage::from_fn(1280, 720, |x, y| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let noise = (seed % 9) as f32 - 4.0;
+            let wave = ((x as f32 + 6.0 * i as f32) / 23.0).sin() * ((y as f32) / 17.0).cos() * 60.0;
+            let base = [x as f32 / 8.0 + 40.0, y as f32 / 5.0 + 30.0, 120.0];
+            image::Rgb(base.map(|c| (c + wave + noise).clamp(0.0, 255.0) as u8))
+        })
+    }
+
+    /// `cargo test --release -- --ignored --nocapture encode_speed`: encoder time per 1280x720 frame.
+    #[test]
+    #[ignore]
+    fn encode_speed_720p() {
+        let path = temp_dir("rec-speed").join("speed.mp4");
+        let frames: Vec<_> = (0..60).map(|i| Arc::new(camera_like(i))).collect();
+        let rec = Recorder::start(&path, 1280, 720, 30.0).expect("start");
+        let t = Instant::now();
+        for (i, f) in frames.iter().enumerate() {
+            rec.push(f.clone(), Duration::from_millis(33 * i as u64));
+            while rec.frames() < i as u64 + 1 {
+                thread::sleep(Duration::from_micros(200));
+            }
+        }
+        let per_frame = t.elapsed() / 60;
+        let summary = rec.finish().expect("finish");
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let mbps = size as f64 * 8.0 / summary.duration.as_secs_f64() / 1e6;
+        println!("1280x720: {per_frame:?} per frame, {mbps:.2} Mbit/s, {summary:?}");
     }
 }

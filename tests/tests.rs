@@ -6,7 +6,13 @@ mod cli_errors;
 mod common;
 /// Real models through the real ONNX Runtime: YOLOv12n FP32/INT8 and the YOLO-NAS fixture.
 mod detect;
+/// The fault table: failing and stalled sources, bad record paths, full disk, signals, old runtime.
+mod faults;
 /// The bilinear resize against OpenCV's own output.
 mod preprocess;
+/// Decoders and selection fed arbitrary tensors: no panic, no box outside the image.
+mod properties;
+/// Soak: memory flat and queues bounded over a long recorded run (SOAK_SECONDS, default 60).
+mod soak;
 /// The live window for real under Xvfb, driven with xdotool.
 mod window;

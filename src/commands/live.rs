@@ -17,6 +17,9 @@ use crate::pipeline::{Pipeline, PipelineConfig, Processed};
 use crate::record::{numbered_path, Recorder};
 use crate::{overlay, source, ui};
 
+/// A source that gives nothing for this long is reported as stalled.
+pub const STALL_AFTER: Duration = Duration::from_secs(3);
+
 /// Lowest confidence the slider reaches; candidates are kept down to it.
 pub const CONF_FLOOR: f32 = 0.05;
 
@@ -125,19 +128,6 @@ impl Outputs {
                     dir.display()
                 )
             })?;
-        }
-        if let Some(p) = &args.record {
-            let dir = p
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if !dir.is_dir() {
-                bail!(
-                    "cannot record to {}: folder {} does not exist; create it or pass another --record path",
-                    p.display(),
-                    dir.display()
-                );
-            }
         }
         Ok(Outputs {
             record_path: args.record.clone(),
@@ -255,18 +245,21 @@ impl Outputs {
     }
 
     /// Lines for the HUD: fallbacks, source trouble, recording trouble.
-    pub fn warnings(&self, pipeline: &Pipeline, source_ended: bool) -> Vec<String> {
+    pub fn warnings(&self, pipeline: &Pipeline, source_ended: bool, frame_age: Option<Duration>) -> Vec<String> {
         let mut w = Vec::new();
-        if let Some(reason) = &pipeline.info.placement.fallback_reason {
-            w.push(format!(
-                "{} unavailable, running on CPU: {reason}",
-                pipeline.info.placement.requested
-            ));
+        let placement = &pipeline.info.placement;
+        if let Some(reason) = &placement.fallback_reason {
+            w.push(format!("{} unavailable, running on CPU: {reason}", placement.requested));
         }
+        let status = pipeline.stats.source_status.lock().ok().and_then(|e| e.clone());
         if let Some(e) = pipeline.stats.source_error.lock().ok().and_then(|e| e.clone()) {
             w.push(format!("source failed: {e}"));
         } else if source_ended {
             w.push("source ended".into());
+        } else if let Some(s) = status {
+            w.push(s);
+        } else if let Some(age) = frame_age.filter(|a| *a > STALL_AFTER) {
+            w.push(format!("source stalled: no new frame for {:.0} s", age.as_secs_f64()));
         }
         w.extend(self.message.clone());
         w
@@ -373,11 +366,17 @@ fn headless(
         if args.max_frames.is_some_and(|m| n >= m) || stop.load(Ordering::Relaxed) {
             break;
         }
+        let waiting = Instant::now();
+        let mut warned = false;
         next = loop {
             match pipeline.results.recv_timeout(Duration::from_millis(100)) {
                 Ok(p) => break Some(p),
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break None,
                 Err(_) if stop.load(Ordering::Relaxed) => break None,
+                Err(_) if waiting.elapsed() > STALL_AFTER && !warned => {
+                    warned = true;
+                    eprintln!("nasview: source stalled: no new frame for {} s; still waiting (Ctrl-C ends, the recording is kept)", STALL_AFTER.as_secs());
+                }
                 Err(_) => continue,
             }
         };

@@ -26,6 +26,44 @@ pub struct Demo {
     frame: u64,
     fps: u32,
     scratch: ResizeScratch,
+    fault: Option<Fault>,
+}
+
+/// A failure injected into the demo clip: `demo?fail-after=N`, `demo?stall-after=N`, and `&camera`
+/// to be treated like a camera (reopened with back-off after a failure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub after: u64,
+    pub stall: bool,
+    pub as_camera: bool,
+}
+
+impl Fault {
+    pub fn parse(query: &str) -> anyhow::Result<Option<Fault>> {
+        if query.is_empty() {
+            return Ok(None);
+        }
+        // `camera` alone: a demo that behaves like a camera (paced, never lossless) and never fails.
+        let mut fault = Fault {
+            after: u64::MAX,
+            stall: false,
+            as_camera: false,
+        };
+        for item in query.split('&') {
+            let (k, v) = item.split_once('=').unwrap_or((item, ""));
+            match k {
+                "fail-after" | "stall-after" => {
+                    fault.after = v
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("demo source: {k} needs a frame count"))?;
+                    fault.stall = k == "stall-after";
+                }
+                "camera" => fault.as_camera = true,
+                _ => anyhow::bail!("demo source: unknown option {k:?} (use fail-after=N, stall-after=N, camera)"),
+            }
+        }
+        Ok(Some(fault))
+    }
 }
 
 /// The crop of a photo shown at time `t` seconds into its shot: `[x, y, w, h]` in photo pixels.
@@ -60,17 +98,26 @@ impl Demo {
                     .with_context(|| format!("bundled {name}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Demo {
-            photos,
-            frame: 0,
-            fps: fps.max(1),
-            scratch: ResizeScratch::default(),
-        })
+        Ok(Demo { photos, frame: 0, fps: fps.max(1), scratch: ResizeScratch::default(), fault: None })
+    }
+
+    pub fn with_fault(mut self, fault: Option<Fault>) -> Demo {
+        self.fault = fault;
+        self
     }
 }
 
 impl Source for Demo {
     fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>> {
+        if let Some(f) = self.fault.filter(|f| self.frame >= f.after) {
+            if f.stall {
+                // A camera that stops answering: block until the process ends.
+                loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                }
+            }
+            anyhow::bail!("injected failure after {} frames", f.after);
+        }
         let t = self.frame as f64 / self.fps as f64;
         self.frame += 1;
         let shot = (t / SHOT_SECONDS) as usize % self.photos.len();
@@ -122,6 +169,31 @@ mod tests {
             let [x, y, w, h] = crop_at(512, 512, t);
             assert!(x + w <= 512 && y + h <= 512);
         }
+    }
+
+    #[test]
+    fn parses_faults() {
+        assert_eq!(Fault::parse("").unwrap(), None);
+        let f = Fault::parse("fail-after=30&camera").unwrap().unwrap();
+        assert_eq!(
+            f,
+            Fault {
+                after: 30,
+                stall: false,
+                as_camera: true
+            }
+        );
+        assert!(Fault::parse("stall-after=5").unwrap().unwrap().stall);
+        assert_eq!(Fault::parse("camera").unwrap().unwrap().after, u64::MAX);
+        assert!(Fault::parse("explode=1").is_err());
+    }
+
+    #[test]
+    fn injected_failure_comes_after_n_frames() {
+        let mut demo = Demo::new(30).unwrap().with_fault(Fault::parse("fail-after=2").unwrap());
+        assert!(demo.next_frame().unwrap().is_some());
+        assert!(demo.next_frame().unwrap().is_some());
+        assert!(demo.next_frame().unwrap_err().to_string().contains("after 2 frames"));
     }
 
     #[test]

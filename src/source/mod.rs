@@ -49,18 +49,34 @@ pub struct CameraRequest {
 /// A parsed `--source`: opened later on the capture thread (cameras cannot move between threads).
 #[derive(Clone, Debug)]
 pub enum Spec {
-    Demo { fps: u32 },
-    Images { path: PathBuf, fps: Option<u32> },
+    /// The demo clip; `fault` injects a failure or a stall (for the fault tests and for trying the HUD).
+    Demo {
+        fps: u32,
+        fault: Option<demo::Fault>,
+    },
+    Images {
+        path: PathBuf,
+        fps: Option<u32>,
+    },
     Video(PathBuf),
-    Camera { name: String, request: CameraRequest },
+    Camera {
+        name: String,
+        request: CameraRequest,
+    },
 }
 
 impl Spec {
     /// `0`, a camera name, `demo`, an image or folder, or an MP4 file.
     pub fn parse(spec: &str, camera: &CameraRequest, fps: Option<u32>) -> anyhow::Result<Spec> {
         let path = Path::new(spec);
-        if spec == "demo" {
-            return Ok(Spec::Demo { fps: fps.unwrap_or(30) });
+        if let Some(rest) = spec.strip_prefix("demo") {
+            if rest.is_empty() || rest.starts_with('?') {
+                let fault = demo::Fault::parse(rest.trim_start_matches('?'))?;
+                return Ok(Spec::Demo {
+                    fps: fps.unwrap_or(30),
+                    fault,
+                });
+            }
         }
         if path.is_dir() || (path.is_file() && crate::config::is_image_name(path)) {
             return Ok(Spec::Images {
@@ -82,12 +98,21 @@ impl Spec {
 
     /// Files and the (deterministic) demo clip: every frame matters when nobody watches.
     pub fn every_frame_matters(&self) -> bool {
-        !matches!(self, Spec::Camera { .. })
+        !self.is_camera_like()
+    }
+
+    /// Cameras (and a demo that pretends to be one): when they fail, they are opened again.
+    pub fn is_camera_like(&self) -> bool {
+        match self {
+            Spec::Camera { .. } => true,
+            Spec::Demo { fault, .. } => fault.is_some_and(|f| f.as_camera),
+            _ => false,
+        }
     }
 
     pub fn open(&self) -> anyhow::Result<Box<dyn Source>> {
         Ok(match self {
-            Spec::Demo { fps } => Box::new(demo::Demo::new(*fps)?),
+            Spec::Demo { fps, fault } => Box::new(demo::Demo::new(*fps)?.with_fault(*fault)),
             Spec::Images { path, fps } => Box::new(images::Images::open(path, *fps)?),
             Spec::Video(path) => Box::new(video::Mp4Video::open(path)?),
             Spec::Camera { name, request } => camera::Camera::open(name, request)?,
@@ -95,21 +120,67 @@ impl Spec {
     }
 }
 
-/// The capture thread's loop: frames go on until the source ends or the consumer hangs up.
-/// Live sources replace a stale frame; `lossless` (files in headless mode) waits for the consumer instead.
+/// What the capture thread reports about its source, for the HUD and stderr.
+pub type Status = std::sync::Mutex<Option<String>>;
+
+fn set_status(status: &Status, msg: Option<String>) {
+    if let Some(m) = &msg {
+        eprintln!("nasview: {m}");
+    }
+    *status.lock().unwrap_or_else(|p| p.into_inner()) = msg;
+}
+
+/// The capture thread's loop: frames go on until the source ends or the consumer hangs up. Live
+/// sources replace a stale frame; `lossless` (files and the demo in headless mode) waits for the
+/// consumer instead. A camera that fails is opened again with back-off (0.5 s doubling to 8 s).
 pub fn capture_loop(
+    spec: &Spec,
     mut source: Box<dyn Source>,
     tx: NewestSender<Frame>,
     captured: Arc<AtomicU64>,
+    status: &Status,
     lossless: bool,
 ) -> anyhow::Result<()> {
     let start = Instant::now();
     let interval = source.frame_interval();
     let mut seq = 0u64;
-    while let Some(image) = source.next_frame()? {
+    let mut paced_from = (start, 0u64);
+    loop {
+        let image = match source.next_frame() {
+            Ok(Some(image)) => image,
+            Ok(None) => return Ok(()),
+            Err(e) if spec.is_camera_like() => {
+                let mut backoff = Duration::from_millis(500);
+                let mut attempt = 1;
+                source = loop {
+                    set_status(
+                        status,
+                        Some(format!(
+                            "camera lost ({e:#}); retrying in {:.1} s (attempt {attempt})",
+                            backoff.as_secs_f32()
+                        )),
+                    );
+                    std::thread::sleep(backoff);
+                    if tx.consumer_gone() {
+                        return Ok(());
+                    }
+                    match spec.open() {
+                        Ok(s) => break s,
+                        Err(_) => {
+                            backoff = (backoff * 2).min(Duration::from_secs(8));
+                            attempt += 1;
+                        }
+                    }
+                };
+                set_status(status, Some(format!("camera back after {attempt} attempt(s)")));
+                paced_from = (Instant::now(), seq);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         // Play paced sources in real time when someone watches; as fast as possible when lossless.
         if let (Some(dt), false) = (interval, lossless) {
-            let due = start + dt * seq as u32;
+            let due = paced_from.0 + dt * (seq - paced_from.1) as u32;
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
         }
         let now = Instant::now();
@@ -127,10 +198,9 @@ pub fn capture_loop(
             tx.send(frame)
         };
         if !delivered {
-            break;
+            return Ok(());
         }
     }
-    Ok(())
 }
 
 impl Source for video::Mp4Video {

@@ -1,18 +1,569 @@
-//! TEMPORARY until the MP4 reader lands.
-use std::path::Path;
+//! Video file source: demuxes H.264 from MP4 (plain or fragmented) and decodes it with openh264, on the caller's thread.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
-pub struct Mp4Video;
+
+use anyhow::{anyhow, bail, Context};
+use image::RgbImage;
+use mp4::{MoofBox, MoovBox, ReadBox};
+use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
+use openh264::formats::YUVSource;
+use openh264::OpenH264API;
+
+const SUPPORTED: &str = "nasview reads MP4 files with H.264 (avc1) video, such as its own recordings or \
+                         `ffmpeg -i IN -c:v libx264 OUT.mp4`";
+/// Give up after this many undecodable samples in a row (one bad sample is skipped, a broken stream is not).
+const MAX_ERRORS_IN_A_ROW: u32 = 25;
+
+/// One H.264 sample: where its bytes are and when it is shown (ticks of the track timescale, from 0).
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    offset: u64,
+    size: u32,
+    pts: i64,
+}
+
+/// Reads the first H.264 video track of an MP4 file frame by frame.
+pub struct Mp4Video {
+    path: PathBuf,
+    file: File,
+    samples: Vec<Sample>,
+    next: usize,
+    timescale: u32,
+    size: (u32, u32),
+    fps: Option<f32>,
+    nal_length_size: usize,
+    decoder: Decoder,
+    /// Presentation times of samples fed to the decoder whose pictures are still inside it, ascending. Pictures
+    /// come out in presentation order (B-frames reorder), so each takes the smallest.
+    pending: Vec<i64>,
+    /// Pictures the decoder gave at the end of the stream (flush), with their times.
+    flushed: Option<VecDeque<(RgbImage, Duration)>>,
+    errors_in_a_row: u32,
+    sample_buf: Vec<u8>,
+    annexb: Vec<u8>,
+}
+
 impl Mp4Video {
+    /// Clear error if the file is missing, not MP4, or has no H.264 video track (says what is supported).
     pub fn open(path: &Path) -> anyhow::Result<Mp4Video> {
-        anyhow::bail!("cannot read {} yet", path.display())
+        let mut file = File::open(path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => anyhow!("no such video file: {}; check the path", path.display()),
+            _ => anyhow!("cannot open the video {}: {e}", path.display()),
+        })?;
+        let len = file
+            .metadata()
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+        let (moov, moofs) = read_boxes(&mut file, len).with_context(|| format!("cannot read {}", path.display()))?;
+        let Some(moov) = moov else {
+            bail!(
+                "{} is not an MP4 file (no complete moov box); {SUPPORTED}",
+                path.display()
+            );
+        };
+        let Some(track) = moov
+            .traks
+            .iter()
+            .position(|t| &t.mdia.hdlr.handler_type.value == b"vide")
+        else {
+            bail!("{} has no video track; {SUPPORTED}", path.display());
+        };
+        let trak = &moov.traks[track];
+        let stsd = &trak.mdia.minf.stbl.stsd;
+        let Some(avc1) = &stsd.avc1 else {
+            let found = match (&stsd.hev1, &stsd.vp09) {
+                (Some(_), _) => "H.265",
+                (_, Some(_)) => "VP9",
+                _ => "not H.264",
+            };
+            bail!("the video track of {} is {found}; {SUPPORTED}", path.display());
+        };
+
+        let mut samples =
+            table_samples(&moov, track).with_context(|| format!("bad sample tables in {}", path.display()))?;
+        samples.extend(fragment_samples(&moov, track, &moofs));
+        // A truncated file (crash, full disk) ends inside an mdat: keep the samples whose bytes are all there.
+        if let Some(cut) = samples.iter().position(|s| s.offset + u64::from(s.size) > len) {
+            tracing::warn!(
+                "{} is truncated: reading {cut} of {} frames",
+                path.display(),
+                samples.len()
+            );
+            samples.truncate(cut);
+        }
+        // Start at 0 whatever the edit list or B-frame delay says.
+        let first = samples.iter().map(|s| s.pts).min().unwrap_or(0);
+        samples.iter_mut().for_each(|s| s.pts -= first);
+
+        let timescale = trak.mdia.mdhd.timescale.max(1);
+        let span = samples.iter().map(|s| s.pts).max().unwrap_or(0);
+        let fps = (samples.len() >= 2 && span > 0)
+            .then(|| ((samples.len() - 1) as f64 * f64::from(timescale) / span as f64) as f32);
+
+        let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+        let mut decoder =
+            Decoder::with_api_config(OpenH264API::from_source(), config).context("cannot create the H.264 decoder")?;
+        // The decoder needs the SPS/PPS (kept in avcC, not in the samples) before the first picture.
+        let mut params = Vec::new();
+        let avcc = &avc1.avcc;
+        for nal in avcc.sequence_parameter_sets.iter().chain(&avcc.picture_parameter_sets) {
+            params.extend_from_slice(&[0, 0, 0, 1]);
+            params.extend_from_slice(&nal.bytes);
+        }
+        decoder
+            .decode(&params)
+            .with_context(|| format!("cannot decode the H.264 parameters (SPS/PPS) of {}", path.display()))?;
+        tracing::debug!(path = %path.display(), samples = samples.len(), timescale, ?fps, "video opened");
+
+        Ok(Mp4Video {
+            path: path.to_path_buf(),
+            file,
+            samples,
+            next: 0,
+            timescale,
+            size: (u32::from(avc1.width), u32::from(avc1.height)),
+            fps,
+            nal_length_size: usize::from(avcc.length_size_minus_one) + 1,
+            decoder,
+            pending: Vec::new(),
+            flushed: None,
+            errors_in_a_row: 0,
+            sample_buf: Vec::new(),
+            annexb: Vec::new(),
+        })
     }
+
+    /// Frame size from the MP4 header.
     pub fn size(&self) -> (u32, u32) {
-        (0, 0)
+        self.size
     }
+
+    /// Mean frame rate over the file; None with fewer than two frames.
     pub fn fps(&self) -> Option<f32> {
-        None
+        self.fps
     }
-    pub fn next_frame(&mut self) -> anyhow::Result<Option<(image::RgbImage, Duration)>> {
-        Ok(None)
+
+    /// Next decoded frame (RGB) and its presentation time; Ok(None) at the end.
+    pub fn next_frame(&mut self) -> anyhow::Result<Option<(RgbImage, Duration)>> {
+        while let Some(sample) = self.samples.get(self.next).copied() {
+            self.next += 1;
+            self.read_sample(sample)?;
+            let at = self.pending.partition_point(|&p| p < sample.pts);
+            self.pending.insert(at, sample.pts);
+            match self.decoder.decode(&self.annexb) {
+                Ok(Some(yuv)) => {
+                    self.errors_in_a_row = 0;
+                    let image = to_rgb(&yuv);
+                    let pts = self.pending.remove(0);
+                    return Ok(Some((image, ticks_to_duration(pts, self.timescale))));
+                }
+                Ok(None) => self.errors_in_a_row = 0,
+                Err(e) => {
+                    // Drop this sample's time too, or every later frame would get the time of the one before.
+                    self.pending.remove(at);
+                    self.errors_in_a_row += 1;
+                    if self.errors_in_a_row >= MAX_ERRORS_IN_A_ROW {
+                        bail!(
+                            "{} cannot be decoded ({} bad H.264 frames in a row): {e}",
+                            self.path.display(),
+                            self.errors_in_a_row
+                        );
+                    }
+                    tracing::warn!("skipping an undecodable frame of {}: {e}", self.path.display());
+                }
+            }
+        }
+        if self.flushed.is_none() {
+            // End of the samples: the decoder may still hold pictures (B-frame reordering delay).
+            let timescale = self.timescale;
+            let mut pending = std::mem::take(&mut self.pending).into_iter();
+            let pictures = self.decoder.flush_remaining().unwrap_or_else(|e| {
+                tracing::warn!("cannot flush the last frames of {}: {e}", self.path.display());
+                Vec::new()
+            });
+            let frames = pictures
+                .iter()
+                .zip(&mut pending)
+                .map(|(yuv, pts)| (to_rgb(yuv), ticks_to_duration(pts, timescale)));
+            self.flushed = Some(frames.collect());
+        }
+        Ok(self.flushed.as_mut().and_then(VecDeque::pop_front))
+    }
+
+    /// Reads one sample and rewrites it from MP4's length-prefixed NAL units to Annex-B start codes for openh264.
+    fn read_sample(&mut self, sample: Sample) -> anyhow::Result<()> {
+        self.sample_buf.resize(sample.size as usize, 0);
+        self.file
+            .seek(SeekFrom::Start(sample.offset))
+            .and_then(|_| self.file.read_exact(&mut self.sample_buf))
+            .with_context(|| format!("cannot read {}", self.path.display()))?;
+        self.annexb.clear();
+        let mut rest = self.sample_buf.as_slice();
+        while rest.len() >= self.nal_length_size {
+            let (prefix, tail) = rest.split_at(self.nal_length_size);
+            let len = prefix.iter().fold(0usize, |acc, &b| acc << 8 | usize::from(b));
+            let Some(nal) = tail.get(..len) else {
+                tracing::warn!("a NAL unit in {} overruns its sample; cut short", self.path.display());
+                break;
+            };
+            self.annexb.extend_from_slice(&[0, 0, 0, 1]);
+            self.annexb.extend_from_slice(nal);
+            rest = &tail[len..];
+        }
+        Ok(())
+    }
+}
+
+fn to_rgb(yuv: &DecodedYUV<'_>) -> RgbImage {
+    let (w, h) = yuv.dimensions();
+    let mut image = RgbImage::new(w as u32, h as u32);
+    yuv.write_rgb8(&mut image);
+    image
+}
+
+fn ticks_to_duration(ticks: i64, timescale: u32) -> Duration {
+    let nanos = u128::from(ticks.max(0).unsigned_abs()) * 1_000_000_000 / u128::from(timescale);
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// Walks the top-level boxes and parses moov and every moof. Stops quietly at a box cut by the end of the file,
+/// so a truncated recording still gives its complete fragments.
+fn read_boxes(file: &mut File, len: u64) -> anyhow::Result<(Option<MoovBox>, Vec<(u64, MoofBox)>)> {
+    let (mut moov, mut moofs, mut pos) = (None, Vec::new(), 0u64);
+    while pos + 8 <= len {
+        let mut header = [0u8; 16];
+        file.seek(SeekFrom::Start(pos))?;
+        file.read_exact(&mut header[..8])?;
+        let kind: [u8; 4] = [header[4], header[5], header[6], header[7]];
+        let size = match u32::from_be_bytes([header[0], header[1], header[2], header[3]]) {
+            0 => len - pos,
+            1 if pos + 16 <= len => {
+                file.read_exact(&mut header[8..])?;
+                u64::from_be_bytes([
+                    header[8], header[9], header[10], header[11], header[12], header[13], header[14], header[15],
+                ])
+            }
+            n => u64::from(n),
+        };
+        if size < 8 || !kind.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+            break; // not a box: garbage after the last one, or not an MP4 at all
+        }
+        if pos + size > len {
+            break;
+        }
+        if &kind == b"moov" || &kind == b"moof" {
+            let size32 =
+                u32::try_from(size).map_err(|_| anyhow!("a 4 GB {} box is not supported", kind.escape_ascii()))?;
+            let mut bytes = vec![0u8; size32 as usize];
+            file.seek(SeekFrom::Start(pos))?;
+            file.read_exact(&mut bytes)?;
+            let mut reader = Cursor::new(bytes);
+            reader.set_position(8);
+            if &kind == b"moov" {
+                moov = Some(MoovBox::read_box(&mut reader, size).context("bad moov box")?);
+            } else {
+                moofs.push((pos, MoofBox::read_box(&mut reader, size).context("bad moof box")?));
+            }
+        }
+        pos += size;
+    }
+    Ok((moov, moofs))
+}
+
+/// Samples listed in the moov sample tables (plain MP4; empty in a fragmented one).
+fn table_samples(moov: &MoovBox, track: usize) -> anyhow::Result<Vec<Sample>> {
+    let stbl = &moov.traks[track].mdia.minf.stbl;
+    let count = stbl.stsz.sample_count as usize;
+    let size = |i: usize| match stbl.stsz.sample_size {
+        0 => stbl.stsz.sample_sizes.get(i).copied(),
+        fixed => Some(fixed),
+    };
+    let dts = stbl
+        .stts
+        .entries
+        .iter()
+        .flat_map(|e| std::iter::repeat_n(e.sample_delta, e.sample_count as usize));
+    let mut dts = dts.scan(0i64, |t, d| Some(std::mem::replace(t, *t + i64::from(d))));
+    let cts = stbl.ctts.iter().flat_map(|c| &c.entries);
+    let mut cts = cts.flat_map(|e| std::iter::repeat_n(e.sample_offset, e.sample_count as usize));
+    let chunks: Vec<u64> = match (&stbl.stco, &stbl.co64) {
+        (Some(stco), _) => stco.entries.iter().map(|&o| u64::from(o)).collect(),
+        (None, Some(co64)) => co64.entries.clone(),
+        (None, None) => Vec::new(),
+    };
+
+    let mut samples = Vec::with_capacity(count);
+    for (chunk, &chunk_offset) in chunks.iter().enumerate() {
+        // The stsc entry in force is the last one starting at or before this chunk (1-based).
+        let per_chunk = stbl
+            .stsc
+            .entries
+            .iter()
+            .rev()
+            .find(|e| e.first_chunk as usize <= chunk + 1);
+        let mut offset = chunk_offset;
+        for _ in 0..per_chunk.map_or(0, |e| e.samples_per_chunk) {
+            let i = samples.len();
+            if i == count {
+                return Ok(samples);
+            }
+            let (Some(size), Some(dts)) = (size(i), dts.next()) else {
+                bail!("sample {i} has no size or time");
+            };
+            let pts = dts + i64::from(cts.next().unwrap_or(0));
+            samples.push(Sample { offset, size, pts });
+            offset += u64::from(size);
+        }
+    }
+    Ok(samples)
+}
+
+/// Samples of `track_id` listed in the movie fragments (moof + trun), as written by the recorder.
+fn fragment_samples(moov: &MoovBox, track: usize, moofs: &[(u64, MoofBox)]) -> Vec<Sample> {
+    let track_id = moov.traks[track].tkhd.track_id;
+    let trex = moov.mvex.as_ref().map(|m| &m.trex).filter(|t| t.track_id == track_id);
+    let mut samples = Vec::new();
+    let mut dts = 0i64;
+    for (moof_start, moof) in moofs {
+        for traf in moof.trafs.iter().filter(|t| t.tfhd.track_id == track_id) {
+            let Some(trun) = &traf.trun else { continue };
+            let tfhd = &traf.tfhd;
+            if let Some(tfdt) = &traf.tfdt {
+                dts = i64::try_from(tfdt.base_media_decode_time).unwrap_or(i64::MAX);
+            }
+            let default_duration = tfhd.default_sample_duration.or(trex.map(|t| t.default_sample_duration));
+            let default_size = tfhd.default_sample_size.or(trex.map(|t| t.default_sample_size));
+            // Data offsets count from the moof (default-base-is-moof, or the first traf without a base offset).
+            let base = tfhd.base_data_offset.unwrap_or(*moof_start);
+            let mut offset = base.saturating_add_signed(i64::from(trun.data_offset.unwrap_or(0)));
+            for i in 0..trun.sample_count as usize {
+                let duration = trun.sample_durations.get(i).copied().or(default_duration).unwrap_or(0);
+                let size = trun.sample_sizes.get(i).copied().or(default_size).unwrap_or(0);
+                // trun v1 offsets are signed; v0 ones never exceed i32::MAX in practice.
+                let cts = trun.sample_cts.get(i).map_or(0, |&c| i64::from(c as i32));
+                samples.push(Sample {
+                    offset,
+                    size,
+                    pts: dts + cts,
+                });
+                offset += u64::from(size);
+                dts += i64::from(duration);
+            }
+        }
+    }
+    samples
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::tests::{frame, record, square_at, temp_dir, BACKGROUND, SIDE, SQUARE};
+    use std::process::Command;
+
+    /// Mean colour of a rectangle.
+    fn mean(image: &RgbImage, x0: u32, y0: u32, w: u32, h: u32) -> [f64; 3] {
+        let mut sum = [0f64; 3];
+        for y in y0..y0 + h {
+            for x in x0..x0 + w {
+                let p = image.get_pixel(x, y).0;
+                (0..3).for_each(|c| sum[c] += f64::from(p[c]));
+            }
+        }
+        sum.map(|s| s / f64::from(w * h))
+    }
+
+    fn close(got: [f64; 3], want: [u8; 3], tolerance: f64) -> bool {
+        (0..3).all(|c| (got[c] - f64::from(want[c])).abs() <= tolerance)
+    }
+
+    fn read_all(path: &Path) -> Vec<(RgbImage, Duration)> {
+        let mut video = Mp4Video::open(path).expect("open");
+        std::iter::from_fn(|| video.next_frame().expect("next_frame")).collect()
+    }
+
+    fn ffmpeg(args: &[&str], out: &Path) {
+        let status = Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:rate=10",
+                "-t",
+                "2",
+            ])
+            .args(args)
+            .arg(out)
+            .status()
+            .expect("ffmpeg not found: install ffmpeg (make setup does)");
+        assert!(status.success(), "ffmpeg {args:?} failed");
+    }
+
+    #[test]
+    fn reads_back_what_the_recorder_wrote() {
+        let dir = temp_dir("video-roundtrip");
+        for (w, h) in [(320, 240), (321, 241)] {
+            let path = dir.join(format!("{w}x{h}.mp4"));
+            record(&path, w, h, 30).finish().expect("finish");
+            let video = Mp4Video::open(&path).expect("open");
+            assert_eq!(video.size(), (320, 240));
+            assert!((video.fps().unwrap_or(0.0) - 10.0).abs() < 0.01, "{:?}", video.fps());
+            let frames = read_all(&path);
+            assert_eq!(frames.len(), 30);
+            for (i, (image, pts)) in frames.iter().enumerate() {
+                assert_eq!(image.dimensions(), (320, 240));
+                assert_eq!(*pts, Duration::from_millis(100 * i as u64), "frame {i}");
+                // Inside the square, away from its edges (H.264 blurs them).
+                let (x, y) = square_at(i as u32);
+                let square = mean(image, x + 8, y + 8, SIDE - 16, SIDE - 16);
+                assert!(
+                    close(square, SQUARE, 20.0),
+                    "frame {i}: square {square:?}, wrote {SQUARE:?}"
+                );
+                let corner = mean(image, 0, 200, 8, 8);
+                assert!(close(corner, BACKGROUND, 20.0), "frame {i}: background {corner:?}");
+            }
+            // The reader and the synthetic frame agree on where the square is.
+            assert_eq!(
+                frame(w, h, 3).get_pixel(square_at(3).0 + 1, square_at(3).1 + 1).0,
+                SQUARE
+            );
+        }
+    }
+
+    #[test]
+    fn variable_frame_rate_keeps_real_timestamps() {
+        let path = temp_dir("video-vfr").join("vfr.mp4");
+        let rec = crate::record::Recorder::start(&path, 320, 240, 30.0).expect("start");
+        let gaps = [33, 47, 29, 120, 35, 61, 33, 250, 40];
+        let times: Vec<Duration> = (0..60u64)
+            .scan(Duration::from_millis(500), |t, i| {
+                *t += Duration::from_millis(gaps[i as usize % gaps.len()]);
+                Some(*t)
+            })
+            .collect();
+        for (i, &t) in times.iter().enumerate() {
+            assert!(rec.push(std::sync::Arc::new(frame(320, 240, i as u32 % 30)), t));
+            while rec.frames() < i as u64 + 1 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        rec.finish().expect("finish");
+        let frames = read_all(&path);
+        assert_eq!(frames.len(), times.len());
+        for (i, ((_, pts), t)) in frames.iter().zip(&times).enumerate() {
+            // The first frame is time 0; the rest keep their real spacing, across fragment boundaries too.
+            let want = *t - times[0];
+            let error = pts.abs_diff(want);
+            assert!(
+                error < Duration::from_millis(1),
+                "frame {i}: {pts:?}, pushed at {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_the_complete_fragments_of_a_truncated_recording() {
+        let path = temp_dir("video-trunc").join("cut.mp4");
+        record(&path, 320, 240, 30).finish().expect("finish");
+        let bytes = std::fs::read(&path).expect("read");
+        std::fs::write(&path, &bytes[..bytes.len() * 6 / 10]).expect("truncate");
+        let frames = read_all(&path);
+        assert!((10..30).contains(&frames.len()), "{} frames", frames.len());
+        assert!(frames.windows(2).all(|w| w[0].1 < w[1].1));
+    }
+
+    #[test]
+    fn reads_ffmpeg_libx264_files_plain_and_fragmented() {
+        let dir = temp_dir("video-ffmpeg");
+        let cases: [(&str, &[&str]); 3] = [
+            ("x264-high-bframes.mp4", &["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+            (
+                "x264-baseline.mp4",
+                &["-c:v", "libx264", "-profile:v", "baseline", "-pix_fmt", "yuv420p"],
+            ),
+            (
+                "x264-fragmented.mp4",
+                &[
+                    "-c:v",
+                    "libx264",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-movflags",
+                    "frag_keyframe+empty_moov",
+                ],
+            ),
+        ];
+        for (name, args) in cases {
+            let path = dir.join(name);
+            ffmpeg(args, &path);
+            let video = Mp4Video::open(&path).expect("open");
+            assert_eq!(video.size(), (320, 240), "{name}");
+            assert!(
+                (video.fps().unwrap_or(0.0) - 10.0).abs() < 0.01,
+                "{name}: {:?}",
+                video.fps()
+            );
+            let frames = read_all(&path);
+            assert_eq!(frames.len(), 20, "{name}");
+            // ffmpeg's own decode, to check the pictures come out in presentation order (B-frames).
+            let reference = Command::new("ffmpeg")
+                .args(["-v", "error", "-i"])
+                .arg(&path)
+                .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+                .output()
+                .expect("ffmpeg decode")
+                .stdout;
+            let frame_len = 320 * 240 * 3;
+            assert_eq!(reference.len(), 20 * frame_len, "{name}");
+            for (i, (image, pts)) in frames.iter().enumerate() {
+                assert_eq!(image.dimensions(), (320, 240), "{name}");
+                assert_eq!(*pts, Duration::from_millis(100 * i as u64), "{name} frame {i}");
+                let want = &reference[i * frame_len..(i + 1) * frame_len];
+                let diff = image
+                    .as_raw()
+                    .iter()
+                    .zip(want)
+                    .map(|(&a, &b)| u64::from(a.abs_diff(b)))
+                    .sum::<u64>();
+                let diff = diff as f64 / frame_len as f64;
+                // About 0.4 (colour conversions differ); a neighbouring frame is about 1.5 away.
+                assert!(
+                    diff < 1.0,
+                    "{name} frame {i}: mean difference {diff:.2} from ffmpeg's decode"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn open_errors_say_what_is_supported() {
+        let dir = temp_dir("video-errors");
+        let err = |path: &Path| format!("{:#}", Mp4Video::open(path).err().expect("open must fail"));
+
+        let missing = dir.join("missing.mp4");
+        assert!(err(&missing).contains("no such video file"), "{}", err(&missing));
+
+        let text = dir.join("notes.mp4");
+        std::fs::write(&text, "not a video at all, just text").expect("write");
+        assert!(
+            err(&text).contains("not an MP4 file") && err(&text).contains("H.264"),
+            "{}",
+            err(&text)
+        );
+
+        let mpeg4 = dir.join("mpeg4.mp4");
+        ffmpeg(&["-c:v", "mpeg4"], &mpeg4);
+        assert!(
+            err(&mpeg4).contains("is not H.264") && err(&mpeg4).contains("libx264"),
+            "{}",
+            err(&mpeg4)
+        );
     }
 }

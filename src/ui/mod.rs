@@ -288,7 +288,12 @@ fn draw(
         ),
         hud::TEXT,
     ));
-    for w in outputs.warnings(pipeline, source_ended) {
+    let age = view
+        .current
+        .as_ref()
+        .map(|p| p.frame.captured_at.elapsed())
+        .filter(|_| !view.paused);
+    for w in outputs.warnings(pipeline, source_ended, age) {
         lines.push((w, hud::WARN));
     }
     lines.push(("H: help".into(), hud::TEXT));

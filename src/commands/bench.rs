@@ -1,0 +1,226 @@
+//! `nasview bench`: the real pipeline stages on N frames per model, interleaved, with medians and p95.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::config::BenchArgs;
+use crate::detector::{Detector, LoadOptions, Thresholds};
+use crate::overlay;
+use crate::record::FrameEncoder;
+use crate::source::{CameraRequest, Spec};
+
+const STAGES: [&str; 5] = ["preprocess", "inference", "postprocess", "overlay", "encode"];
+const WARMUP: usize = 5;
+
+#[derive(Serialize, Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    pub median: f64,
+    pub p95: f64,
+}
+
+/// Median and 95th percentile (nearest rank) of samples in milliseconds.
+pub fn summarize(samples: &[f64]) -> Summary {
+    if samples.is_empty() {
+        return Summary { median: 0.0, p95: 0.0 };
+    }
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    let rank = |q: f64| s[((q * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1];
+    let median = if s.len() % 2 == 1 {
+        s[s.len() / 2]
+    } else {
+        (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0
+    };
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    Summary {
+        median: round(median),
+        p95: round(rank(0.95)),
+    }
+}
+
+#[derive(Serialize)]
+struct ModelResult {
+    model: String,
+    precision: String,
+    frames: usize,
+    ms: serde_json::Map<String, serde_json::Value>,
+    fps: f64,
+    peak_rss_mb: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    models: Vec<ModelResult>,
+}
+
+/// Peak resident memory of this process so far (VmHWM), in MiB.
+pub fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| (kb / 1024.0 * 10.0).round() / 10.0)
+}
+
+/// Frames to measure on: the first N of the source, held in memory so reading them is not measured.
+fn load_frames(source: &str, n: usize) -> anyhow::Result<Vec<RgbImage>> {
+    let spec = Spec::parse(source, &CameraRequest::default(), None)?;
+    if !spec.every_frame_matters() {
+        bail!("bench needs a repeatable source: demo, an image, a folder of images or an MP4 file");
+    }
+    let mut src = spec.open()?;
+    let mut frames = Vec::with_capacity(n);
+    while frames.len() < n {
+        match src.next_frame()? {
+            Some(f) => frames.push(f),
+            None if frames.is_empty() => bail!("source {source} gave no frames"),
+            // A short source is cycled.
+            None => frames.extend_from_within(..(n - frames.len()).min(frames.len())),
+        }
+    }
+    Ok(frames)
+}
+
+struct Runner {
+    detector: Detector,
+    encoder: FrameEncoder,
+    samples: [Vec<f64>; 5],
+    totals: Vec<f64>,
+}
+
+impl Runner {
+    fn frame(&mut self, img: &RgbImage, t: &Thresholds, record: bool) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let (cands, times) = self.detector.detect(img, t.conf)?;
+        let t_post0 = Instant::now();
+        let dets = cands.select(t);
+        let select = t_post0.elapsed();
+        let t_overlay = Instant::now();
+        let mut annotated = img.clone();
+        overlay::draw_detections(&mut annotated, &dets, &self.detector.info.labels);
+        let overlay = t_overlay.elapsed();
+        let t_enc = Instant::now();
+        self.encoder.encode(&annotated)?;
+        let encode = t_enc.elapsed();
+        if record {
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            let stage = [
+                times.preprocess,
+                times.inference,
+                times.postprocess + select,
+                overlay,
+                encode,
+            ];
+            for (s, d) in self.samples.iter_mut().zip(stage) {
+                s.push(ms(d));
+            }
+            self.totals.push(ms(start.elapsed()));
+        }
+        Ok(())
+    }
+}
+
+pub fn run(args: &BenchArgs, models: &[PathBuf], load: &LoadOptions, t: &Thresholds) -> anyhow::Result<u8> {
+    if models.is_empty() {
+        bail!("bench needs at least one --model");
+    }
+    let frames = load_frames(&args.source, args.frames.max(1))?;
+    let (w, h) = frames[0].dimensions();
+    let mut runners = Vec::new();
+    for m in models {
+        let detector = Detector::load(m, load)?;
+        eprintln!("nasview bench: {}", detector.info.summary());
+        let encoder = FrameEncoder::new(w, h, 30.0).context("bench: cannot create the H.264 encoder")?;
+        runners.push(Runner {
+            detector,
+            encoder,
+            samples: Default::default(),
+            totals: Vec::new(),
+        });
+    }
+    // Interleaved, frame by frame, so drift of a noisy machine hits every model alike.
+    for (i, img) in frames.iter().cycle().take(frames.len() + WARMUP).enumerate() {
+        for r in &mut runners {
+            r.frame(img, t, i >= WARMUP)?;
+        }
+    }
+    let report = Report {
+        models: runners
+            .iter()
+            .map(|r| {
+                let mut ms = serde_json::Map::new();
+                for (name, s) in STAGES.iter().zip(&r.samples) {
+                    ms.insert(name.to_string(), serde_json::to_value(summarize(s)).unwrap_or_default());
+                }
+                let mean_total = r.totals.iter().sum::<f64>() / r.totals.len().max(1) as f64;
+                ModelResult {
+                    model: r.detector.info.file_name.clone(),
+                    precision: r.detector.info.precision.as_str().to_lowercase(),
+                    frames: r.totals.len(),
+                    ms,
+                    fps: ((1000.0 / mean_total) * 100.0).round() / 100.0,
+                    peak_rss_mb: peak_rss_mb(),
+                }
+            })
+            .collect(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(0);
+    }
+    println!(
+        "{} frames of {} ({w}x{h}), {} threads, medians (p95) in ms",
+        frames.len(),
+        args.source,
+        load.threads
+    );
+    print!("{:<32}", "model");
+    for s in STAGES {
+        print!("{s:>18}");
+    }
+    println!("{:>9}", "fps");
+    for (m, r) in report.models.iter().zip(&runners) {
+        print!("{:<32}", format!("{} {}", m.model, m.precision.to_uppercase()));
+        for s in &r.samples {
+            let v = summarize(s);
+            print!("{:>18}", format!("{:.2} ({:.2})", v.median, v.p95));
+        }
+        println!("{:>9.2}", m.fps);
+    }
+    if let [a, b, ..] = &runners[..] {
+        let med = |r: &Runner, i: usize| summarize(&r.samples[i]).median;
+        println!(
+            "ratio {} / {}: inference {:.2}x, end-to-end {:.2}x",
+            a.detector.info.file_name,
+            b.detector.info.file_name,
+            med(a, 1) / med(b, 1).max(1e-9),
+            report.models[1].fps / report.models[0].fps.max(1e-9)
+        );
+    }
+    println!("peak RSS {:.0} MiB (whole process)", peak_rss_mb());
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_p95_by_hand() {
+        let s: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(
+            summarize(&s),
+            Summary {
+                median: 10.5,
+                p95: 19.0
+            }
+        );
+        assert_eq!(summarize(&[3.0, 1.0, 2.0]), Summary { median: 2.0, p95: 3.0 });
+        assert_eq!(summarize(&[]), Summary { median: 0.0, p95: 0.0 });
+    }
+}

@@ -1,0 +1,68 @@
+//! Soak: the demo at full speed with recording on; memory must stay flat and the queues bounded.
+//! 60 s under `make test`; `make soak` runs 10 minutes (SOAK_SECONDS=600) and prints the figures.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{ffprobe, model, scratch};
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn soak_memory_stays_flat_while_recording() {
+    let seconds: u64 = std::env::var("SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let dir = scratch("soak");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nasview"))
+        .args(["--source", "demo", "--headless", "--record", "soak.mp4"])
+        .args(["--model", model("yolov12n_int8.onnx").to_str().unwrap()])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Count output lines as they come, so the pipe never fills.
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::thread::spawn(move || std::io::BufRead::lines(std::io::BufReader::new(stdout)).count());
+    let t0 = Instant::now();
+    let mut samples = Vec::new();
+    for frac in [0.1, 0.5, 1.0] {
+        let due = Duration::from_secs_f64(seconds as f64 * frac);
+        std::thread::sleep(due.saturating_sub(t0.elapsed()));
+        samples.push(rss_kib(pid));
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let frames = lines.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let probe = ffprobe(&dir.join("soak.mp4"));
+    let growth = (samples[2] as f64 - samples[0] as f64) / samples[0] as f64;
+    let report = format!(
+        "soak {seconds} s: RSS start {:.1} / middle {:.1} / end {:.1} MiB (growth {:+.2} %), {frames} frames processed, \
+         recording {} frames over {:.1} s of video; {}",
+        samples[0] as f64 / 1024.0,
+        samples[1] as f64 / 1024.0,
+        samples[2] as f64 / 1024.0,
+        growth * 100.0,
+        probe.frames,
+        probe.duration,
+        stderr.lines().filter(|l| l.contains("saved") || l.contains("processed")).collect::<Vec<_>>().join("; ")
+    );
+    eprintln!("{report}");
+    std::fs::write(dir.join("soak-report.txt"), &report).unwrap();
+    assert!(samples[0] > 0 && growth < 0.05, "{report}");
+    assert!(frames > 0 && probe.frames > 0, "{report}");
+    assert!(probe.duration > 0.5 * wall, "the recording covers the run: {report}");
+}
