@@ -13,7 +13,7 @@ ARGS      ?=
 APT_PACKAGES := libclang-dev python3-venv python3-pip libx11-6 libxcursor1 libxrandr2 libxi6 \
                 xvfb x11-apps imagemagick xdotool ffmpeg
 
-.PHONY: setup setup-apt setup-venv setup-models-default build run test lint detect-photos clean
+.PHONY: setup setup-apt setup-venv setup-models-default build run test lint detect-photos bench soak gpu-check clean
 setup: setup-apt setup-venv setup-models-default build
 
 # Installs only what is missing, and says what it installs.
@@ -55,6 +55,18 @@ test: setup
 lint:
 	cargo fmt --check
 	cargo clippy --release --all-targets -- -D warnings
+
+# FP32 vs INT8 of the default model, interleaved on the demo clip (`nasview bench --help`).
+bench: setup
+	$(BIN) bench --model models/yolov12n.onnx --model models/yolov12n_int8.onnx $(ARGS)
+
+# Ten minutes of the demo at full speed with recording on; RSS, frames and the file's duration.
+soak: setup
+	SOAK_SECONDS=600 cargo test --release --test integration soak -- --nocapture
+
+# For a machine with an NVIDIA GPU: GPU build of ONNX Runtime, then CPU / CUDA / TensorRT in one table.
+gpu-check: setup-apt
+	tests/gpu-check.sh
 
 detect-photos: setup
 	$(BIN) detect assets/photos --out out/

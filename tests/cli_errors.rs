@@ -165,3 +165,102 @@ fn annotated_copies_are_written() {
     let colour = nasview::overlay::class_colour(15);
     assert!(annotated.pixels().filter(|p| **p == colour).count() > 500);
 }
+
+#[test]
+fn a_camera_that_does_not_exist() {
+    let (code, err) = fails(&[
+        "--source",
+        "7",
+        "--headless",
+        "--model",
+        model("yolov12n_int8.onnx").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    let line = error_line(&err);
+    assert!(
+        line.contains("cannot open camera 7") && line.contains("--source demo") && line.contains("nasview cameras"),
+        "{line}"
+    );
+}
+
+#[test]
+fn missing_gpu_falls_back_loudly_or_exits_when_strict() {
+    let m = model("yolov12n_int8.onnx");
+    let out = nasview(&[
+        "detect",
+        "--device",
+        "cuda",
+        "--model",
+        m.to_str().unwrap(),
+        photo("chelsea.png").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("WARNING: CUDA:0 requested but unavailable") && stderr.contains("on CPU (fallback"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("cat"),
+        "still detects on CPU"
+    );
+
+    let (code, err) = fails(&[
+        "detect",
+        "--device",
+        "tensorrt:1",
+        "--strict-device",
+        "--model",
+        m.to_str().unwrap(),
+        "x.png",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        error_line(&err).contains("TensorRT:1 execution provider is unavailable") && err.contains("--strict-device"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_recording_plays_back_as_a_source() {
+    let dir = scratch("roundtrip");
+    let m = model("yolov12n_int8.onnx");
+    let rec = dir.join("take.mp4");
+    let out = nasview(&[
+        "--source",
+        "demo",
+        "--headless",
+        "--max-frames",
+        "12",
+        "--record",
+        rec.to_str().unwrap(),
+        "--model",
+        m.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Reading it back, every frame is labelled (a file source in headless mode drops nothing).
+    let out = nasview(&[
+        "--source",
+        rec.to_str().unwrap(),
+        "--headless",
+        "--model",
+        m.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 12, "{stderr}");
+    assert_eq!(
+        (lines[0]["width"].as_u64(), lines[0]["height"].as_u64()),
+        (Some(960), Some(540))
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["detections"].as_array().is_some_and(|d| !d.is_empty())),
+        "the astronaut is found again"
+    );
+}

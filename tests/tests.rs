@@ -8,6 +8,8 @@ mod common;
 mod detect;
 /// The fault table: failing and stalled sources, bad record paths, full disk, signals, old runtime.
 mod faults;
+/// The threads and channels with a source faster than inference.
+mod pipeline;
 /// The bilinear resize against OpenCV's own output.
 mod preprocess;
 /// Decoders and selection fed arbitrary tensors: no panic, no box outside the image.

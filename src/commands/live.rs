@@ -308,12 +308,6 @@ pub fn run(
     )?;
     eprintln!("nasview: {}", pipeline.info.summary());
     eprintln!("nasview: source {}", pipeline.source_desc);
-    if let Some(reason) = &pipeline.info.placement.fallback_reason {
-        eprintln!(
-            "nasview: WARNING: {} requested but unavailable ({reason}); running on CPU",
-            pipeline.info.placement.requested
-        );
-    }
     let result = if args.headless {
         headless(&pipeline, &mut outputs, &t, args, &stop)
     } else {

@@ -230,8 +230,8 @@ impl Detector {
             opts.strict_device,
         )?;
         if let Some(reason) = &placement.fallback_reason {
-            tracing::warn!(
-                "{} requested but unavailable ({reason}); running on CPU",
+            eprintln!(
+                "nasview: WARNING: {} requested but unavailable ({reason}); running on CPU",
                 placement.requested
             );
         }

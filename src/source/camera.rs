@@ -102,7 +102,7 @@ impl Source for Camera {
 pub fn list() -> anyhow::Result<String> {
     let cams = nokhwa::query(ApiBackend::Auto).map_err(|e| anyhow!("cannot list cameras: {e}"))?;
     if cams.is_empty() {
-        return Ok(format!("no cameras found; {NO_CAMERA_HINT}\n"));
+        return Ok("no cameras found; use --source demo, a video file, or an image folder instead\n".to_string());
     }
     let mut out = String::new();
     for info in cams {

@@ -98,7 +98,13 @@ impl Demo {
                     .with_context(|| format!("bundled {name}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Demo { photos, frame: 0, fps: fps.max(1), scratch: ResizeScratch::default(), fault: None })
+        Ok(Demo {
+            photos,
+            frame: 0,
+            fps: fps.max(1),
+            scratch: ResizeScratch::default(),
+            fault: None,
+        })
     }
 
     pub fn with_fault(mut self, fault: Option<Fault>) -> Demo {
