@@ -24,11 +24,12 @@ models=(--model tests/data/yolo_nas_s_fixture_int8.onnx --model models/yolov12n_
 printf '%-10s %-32s %10s %10s %8s\n' device model "infer ms" "p95 ms" fps
 for dev in cpu cuda tensorrt; do
   if out=$(target/release/nasview bench --ort-lib "$lib" --device $dev --strict-device "${models[@]}" --frames 100 --json); then
-    echo "$out" | python3 -c '
-import json, sys
-for m in json.load(sys.stdin)["models"]:
+    OUT="$out" DEV=$dev python3 - <<'PY'
+import json, os
+for m in json.loads(os.environ["OUT"])["models"]:
     i = m["ms"]["inference"]
-    print(f"{sys.argv[1]:<10} {m[\"model\"]:<32} {i[\"median\"]:>10.2f} {i[\"p95\"]:>10.2f} {m[\"fps\"]:>8.1f}")' "$dev"
+    print(f'{os.environ["DEV"]:<10} {m["model"]:<32} {i["median"]:>10.2f} {i["p95"]:>10.2f} {m["fps"]:>8.1f}')
+PY
   else
     printf '%-10s (provider unavailable: see the error above)\n' "$dev"
   fi
