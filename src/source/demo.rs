@@ -82,10 +82,12 @@ pub fn crop_at(photo_w: u32, photo_h: u32, t: f64) -> [u32; 4] {
     // Ease in and out so the motion is smooth at both ends.
     let e = 0.5 - 0.5 * (std::f64::consts::PI * p).cos();
     let zoom = 1.0 - 0.3 * e;
-    let (w, h) = ((full_w * zoom).max(2.0), (full_h * zoom).max(2.0));
-    let x = (pw - w) * e;
-    let y = (ph - h) * 0.5;
-    [x as u32, y as u32, (w as u32).min(photo_w), (h as u32).min(photo_h)]
+    let w = ((full_w * zoom).max(2.0) as u32).min(photo_w);
+    let h = ((full_h * zoom).max(2.0) as u32).min(photo_h);
+    // Integer sizes first, so the pan ends exactly on the right edge.
+    let x = ((photo_w - w) as f64 * e).round() as u32;
+    let y = (photo_h - h) / 2;
+    [x, y, w, h]
 }
 
 impl Demo {
@@ -167,7 +169,7 @@ mod tests {
     fn crop_zooms_and_pans_inside_the_photo() {
         // 1352x900 is wider than 16:9 allows at full height? 1352/900 = 1.50 < 1.78: full width, height 760.5.
         let start = crop_at(1352, 900, 0.0);
-        assert_eq!(start, [0, 69, 1352, 760]);
+        assert_eq!(start, [0, 70, 1352, 760]);
         let end = crop_at(1352, 900, SHOT_SECONDS);
         assert_eq!((end[2], end[3]), (946, 532));
         assert_eq!(end[0] + end[2], 1352, "ends panned to the right edge");

@@ -26,6 +26,9 @@ struct Sample {
     pts: i64,
 }
 
+/// Each moof with its position in the file (sample data offsets count from it).
+type Fragments = Vec<(u64, MoofBox)>;
+
 /// Reads the first H.264 video track of an MP4 file frame by frame.
 pub struct Mp4Video {
     path: PathBuf,
@@ -58,10 +61,13 @@ impl Mp4Video {
             .metadata()
             .with_context(|| format!("cannot read {}", path.display()))?
             .len();
+        if len == 0 {
+            bail!("{} is empty; {SUPPORTED}", path.display());
+        }
         let (moov, moofs) = read_boxes(&mut file, len).with_context(|| format!("cannot read {}", path.display()))?;
         let Some(moov) = moov else {
             bail!(
-                "{} is not an MP4 file (no complete moov box); {SUPPORTED}",
+                "{} is an incomplete MP4 file (no moov box: cut short before it was finalised?); {SUPPORTED}",
                 path.display()
             );
         };
@@ -78,21 +84,20 @@ impl Mp4Video {
             let found = match (&stsd.hev1, &stsd.vp09) {
                 (Some(_), _) => "H.265",
                 (_, Some(_)) => "VP9",
-                _ => "not H.264",
+                _ => "not H.264 (avc1)",
             };
             bail!("the video track of {} is {found}; {SUPPORTED}", path.display());
         };
 
         let mut samples =
             table_samples(&moov, track).with_context(|| format!("bad sample tables in {}", path.display()))?;
-        samples.extend(fragment_samples(&moov, track, &moofs));
+        samples.extend(fragment_samples(&moov, track, &moofs, len));
         // A truncated file (crash, full disk) ends inside an mdat: keep the samples whose bytes are all there.
-        if let Some(cut) = samples.iter().position(|s| s.offset + u64::from(s.size) > len) {
-            tracing::warn!(
-                "{} is truncated: reading {cut} of {} frames",
-                path.display(),
-                samples.len()
-            );
+        if let Some(cut) = samples
+            .iter()
+            .position(|s| s.size == 0 || s.offset + u64::from(s.size) > len)
+        {
+            tracing::warn!("{} is cut short: reading its first {cut} frames", path.display());
             samples.truncate(cut);
         }
         // Start at 0 whatever the edit list or B-frame delay says.
@@ -104,6 +109,15 @@ impl Mp4Video {
         let fps = (samples.len() >= 2 && span > 0)
             .then(|| ((samples.len() - 1) as f64 * f64::from(timescale) / span as f64) as f32);
 
+        // openh264 decodes 8-bit 4:2:0 only; say so rather than fail on the first frame with an error code.
+        let profile = avc1.avcc.avc_profile_indication;
+        if !matches!(profile, 66 | 77 | 88 | 100) {
+            bail!(
+                "{} uses H.264 profile {profile} (High 10, 4:2:2 or 4:4:4), which the decoder does not support; \
+                 convert it with `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`",
+                path.display()
+            );
+        }
         let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
         let mut decoder =
             Decoder::with_api_config(OpenH264API::from_source(), config).context("cannot create the H.264 decoder")?;
@@ -232,41 +246,54 @@ fn ticks_to_duration(ticks: i64, timescale: u32) -> Duration {
 
 /// Walks the top-level boxes and parses moov and every moof. Stops quietly at a box cut by the end of the file,
 /// so a truncated recording still gives its complete fragments.
-fn read_boxes(file: &mut File, len: u64) -> anyhow::Result<(Option<MoovBox>, Vec<(u64, MoofBox)>)> {
+fn read_boxes(file: &mut File, len: u64) -> anyhow::Result<(Option<MoovBox>, Fragments)> {
     let (mut moov, mut moofs, mut pos) = (None, Vec::new(), 0u64);
     while pos + 8 <= len {
         let mut header = [0u8; 16];
         file.seek(SeekFrom::Start(pos))?;
         file.read_exact(&mut header[..8])?;
         let kind: [u8; 4] = [header[4], header[5], header[6], header[7]];
-        let size = match u32::from_be_bytes([header[0], header[1], header[2], header[3]]) {
-            0 => len - pos,
+        let (size, header_len) = match u32::from_be_bytes([header[0], header[1], header[2], header[3]]) {
+            0 => (len - pos, 8),
             1 if pos + 16 <= len => {
                 file.read_exact(&mut header[8..])?;
-                u64::from_be_bytes([
-                    header[8], header[9], header[10], header[11], header[12], header[13], header[14], header[15],
-                ])
+                let [_, _, _, _, _, _, _, _, large @ ..] = header;
+                (u64::from_be_bytes(large), 16)
             }
-            n => u64::from(n),
+            n => (u64::from(n), 8),
         };
-        if size < 8 || !kind.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
-            break; // not a box: garbage after the last one, or not an MP4 at all
+        let is_box = size >= header_len && kind.iter().all(|b| b.is_ascii_graphic() || *b == b' ');
+        if pos == 0 && !(is_box && size <= len) {
+            bail!("not an MP4 file; {SUPPORTED}");
+        }
+        if !is_box {
+            break; // garbage after the last box
         }
         if pos + size > len {
+            tracing::warn!(
+                "the file ends inside a {} box: reading what comes before",
+                kind.escape_ascii()
+            );
             break;
         }
         if &kind == b"moov" || &kind == b"moof" {
-            let size32 =
-                u32::try_from(size).map_err(|_| anyhow!("a 4 GB {} box is not supported", kind.escape_ascii()))?;
-            let mut bytes = vec![0u8; size32 as usize];
+            if header_len != 8 {
+                bail!("{} boxes over 4 GB are not supported", kind.escape_ascii());
+            }
+            let mut reader = Cursor::new(vec![0u8; size as usize]);
             file.seek(SeekFrom::Start(pos))?;
-            file.read_exact(&mut bytes)?;
-            let mut reader = Cursor::new(bytes);
+            file.read_exact(reader.get_mut())?;
             reader.set_position(8);
             if &kind == b"moov" {
                 moov = Some(MoovBox::read_box(&mut reader, size).context("bad moov box")?);
             } else {
-                moofs.push((pos, MoofBox::read_box(&mut reader, size).context("bad moof box")?));
+                match MoofBox::read_box(&mut reader, size) {
+                    Ok(moof) => moofs.push((pos, moof)),
+                    Err(e) => {
+                        tracing::warn!("bad moof box at byte {pos}: {e}; reading the fragments before it");
+                        break;
+                    }
+                }
             }
         }
         pos += size;
@@ -323,7 +350,7 @@ fn table_samples(moov: &MoovBox, track: usize) -> anyhow::Result<Vec<Sample>> {
 }
 
 /// Samples of `track_id` listed in the movie fragments (moof + trun), as written by the recorder.
-fn fragment_samples(moov: &MoovBox, track: usize, moofs: &[(u64, MoofBox)]) -> Vec<Sample> {
+fn fragment_samples(moov: &MoovBox, track: usize, moofs: &Fragments, file_len: u64) -> Vec<Sample> {
     let track_id = moov.traks[track].tkhd.track_id;
     let trex = moov.mvex.as_ref().map(|m| &m.trex).filter(|t| t.track_id == track_id);
     let mut samples = Vec::new();
@@ -345,13 +372,16 @@ fn fragment_samples(moov: &MoovBox, track: usize, moofs: &[(u64, MoofBox)]) -> V
                 let size = trun.sample_sizes.get(i).copied().or(default_size).unwrap_or(0);
                 // trun v1 offsets are signed; v0 ones never exceed i32::MAX in practice.
                 let cts = trun.sample_cts.get(i).map_or(0, |&c| i64::from(c as i32));
+                if offset >= file_len {
+                    return samples; // a trun cannot list more samples than the file has bytes
+                }
                 samples.push(Sample {
                     offset,
                     size,
-                    pts: dts + cts,
+                    pts: dts.saturating_add(cts),
                 });
                 offset += u64::from(size);
-                dts += i64::from(duration);
+                dts = dts.saturating_add(i64::from(duration));
             }
         }
     }
@@ -450,7 +480,7 @@ mod tests {
             .collect();
         for (i, &t) in times.iter().enumerate() {
             assert!(rec.push(std::sync::Arc::new(frame(320, 240, i as u32 % 30)), t));
-            while rec.frames() < i as u64 + 1 {
+            while rec.frames() + rec.dropped() < i as u64 + 1 {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -482,29 +512,24 @@ mod tests {
     #[test]
     fn reads_ffmpeg_libx264_files_plain_and_fragmented() {
         let dir = temp_dir("video-ffmpeg");
-        let cases: [(&str, &[&str]); 3] = [
-            ("x264-high-bframes.mp4", &["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        let x264 = "-c:v libx264 -pix_fmt yuv420p";
+        let cases = [
+            ("high-bframes", x264.to_string(), (320, 240)),
+            ("baseline", format!("{x264} -profile:v baseline"), (320, 240)),
+            ("faststart", format!("{x264} -movflags +faststart"), (320, 240)),
             (
-                "x264-baseline.mp4",
-                &["-c:v", "libx264", "-profile:v", "baseline", "-pix_fmt", "yuv420p"],
+                "fragmented",
+                format!("{x264} -movflags frag_keyframe+empty_moov"),
+                (320, 240),
             ),
-            (
-                "x264-fragmented.mp4",
-                &[
-                    "-c:v",
-                    "libx264",
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-movflags",
-                    "frag_keyframe+empty_moov",
-                ],
-            ),
+            // 180 is not a multiple of 16: the SPS crops the coded picture.
+            ("cropped", format!("{x264} -vf scale=320:180"), (320, 180)),
         ];
-        for (name, args) in cases {
-            let path = dir.join(name);
-            ffmpeg(args, &path);
+        for (name, args, (w, h)) in cases {
+            let path = dir.join(format!("x264-{name}.mp4"));
+            ffmpeg(&args.split(' ').collect::<Vec<_>>(), &path);
             let video = Mp4Video::open(&path).expect("open");
-            assert_eq!(video.size(), (320, 240), "{name}");
+            assert_eq!(video.size(), (w, h), "{name}");
             assert!(
                 (video.fps().unwrap_or(0.0) - 10.0).abs() < 0.01,
                 "{name}: {:?}",
@@ -520,18 +545,17 @@ mod tests {
                 .output()
                 .expect("ffmpeg decode")
                 .stdout;
-            let frame_len = 320 * 240 * 3;
+            let frame_len = (w * h * 3) as usize;
             assert_eq!(reference.len(), 20 * frame_len, "{name}");
-            for (i, (image, pts)) in frames.iter().enumerate() {
-                assert_eq!(image.dimensions(), (320, 240), "{name}");
+            for (i, ((image, pts), want)) in frames.iter().zip(reference.chunks(frame_len)).enumerate() {
+                assert_eq!(image.dimensions(), (w, h), "{name}");
                 assert_eq!(*pts, Duration::from_millis(100 * i as u64), "{name} frame {i}");
-                let want = &reference[i * frame_len..(i + 1) * frame_len];
-                let diff = image
+                let diff: u64 = image
                     .as_raw()
                     .iter()
                     .zip(want)
                     .map(|(&a, &b)| u64::from(a.abs_diff(b)))
-                    .sum::<u64>();
+                    .sum();
                 let diff = diff as f64 / frame_len as f64;
                 // About 0.4 (colour conversions differ); a neighbouring frame is about 1.5 away.
                 assert!(
@@ -557,6 +581,13 @@ mod tests {
             "{}",
             err(&text)
         );
+
+        // A plain MP4 cut short has its moov (written last) missing.
+        let cut = dir.join("cut.mp4");
+        ffmpeg(&["-c:v", "libx264"], &cut);
+        let bytes = std::fs::read(&cut).expect("read");
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("truncate");
+        assert!(err(&cut).contains("incomplete MP4 file"), "{}", err(&cut));
 
         let mpeg4 = dir.join("mpeg4.mp4");
         ffmpeg(&["-c:v", "mpeg4"], &mpeg4);
