@@ -24,12 +24,7 @@ pub struct NewestReceiver<T> {
 pub fn newest<T>() -> (NewestSender<T>, NewestReceiver<T>) {
     let (tx, rx) = bounded(1);
     let alive = Arc::new(());
-    let sender = NewestSender {
-        tx,
-        drain: rx.clone(),
-        consumer: Arc::downgrade(&alive),
-        dropped: Arc::default(),
-    };
+    let sender = NewestSender { tx, drain: rx.clone(), consumer: Arc::downgrade(&alive), dropped: Arc::default() };
     (sender, NewestReceiver { rx, _alive: alive })
 }
 

@@ -142,10 +142,7 @@ const DEFAULT_MODELS: [&str; 8] = [
 ];
 
 fn models_dirs() -> Vec<PathBuf> {
-    let mut dirs = vec![
-        PathBuf::from("models"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
-    ];
+    let mut dirs = vec![PathBuf::from("models"), Path::new(env!("CARGO_MANIFEST_DIR")).join("models")];
     dirs.dedup();
     dirs
 }
@@ -178,10 +175,7 @@ impl ModelArgs {
         match &self.model[..] {
             [] => resolve_model(None),
             [one] => Ok(one.clone()),
-            _ => bail!(
-                "--model is given {} times; only `nasview bench` compares several models",
-                self.model.len()
-            ),
+            _ => bail!("--model is given {} times; only `nasview bench` compares several models", self.model.len()),
         }
     }
 
@@ -194,10 +188,7 @@ impl ModelArgs {
         }
         if let Some(f) = &self.labels {
             if !f.is_file() {
-                bail!(
-                    "labels file {} not found: pass a text file with one class name per line",
-                    f.display()
-                );
+                bail!("labels file {} not found: pass a text file with one class name per line", f.display());
             }
         }
         let threads = match self.threads {
@@ -227,10 +218,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                 .collect();
             files.sort();
             if files.is_empty() {
-                bail!(
-                    "folder {} has no images (.jpg, .jpeg, .png, .bmp, .webp, .gif, .tif)",
-                    p.display()
-                );
+                bail!("folder {} has no images (.jpg, .jpeg, .png, .bmp, .webp, .gif, .tif)", p.display());
             }
             out.extend(files);
         } else {
@@ -242,8 +230,5 @@ pub fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 
 pub fn is_image_name(p: &Path) -> bool {
     let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    matches!(
-        ext.as_deref(),
-        Some("jpg" | "jpeg" | "png" | "bmp" | "webp" | "gif" | "tif" | "tiff")
-    )
+    matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png" | "bmp" | "webp" | "gif" | "tif" | "tiff"))
 }

@@ -31,17 +31,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         return Ok(0);
     }
     runtime::init(cli.model.ort_lib.as_deref())?;
-    let thresholds = Thresholds {
-        conf: cli.model.conf,
-        iou: cli.model.iou,
-    };
+    let thresholds = Thresholds { conf: cli.model.conf, iou: cli.model.iou };
     match &cli.command {
         Some(Command::Bench(args)) => {
-            let models = if cli.model.model.is_empty() {
-                vec![config::resolve_model(None)?]
-            } else {
-                cli.model.model.clone()
-            };
+            let models =
+                if cli.model.model.is_empty() { vec![config::resolve_model(None)?] } else { cli.model.model.clone() };
             commands::bench::run(args, &models, &opts, &thresholds)
         }
         Some(Command::Detect(args)) => {
@@ -53,12 +47,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             commands::detect::run(args, &mut detector, &thresholds)
         }
         // The live viewer loads the model on its inference thread; class names are checked there too.
-        _ => commands::live::run(
-            &cli.live,
-            cli.model.single_model()?,
-            opts,
-            cli.model.classes.clone(),
-            thresholds,
-        ),
+        _ => commands::live::run(&cli.live, cli.model.single_model()?, opts, cli.model.classes.clone(), thresholds),
     }
 }

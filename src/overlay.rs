@@ -73,10 +73,7 @@ pub fn draw_tag(img: &mut RgbImage, font: &FontRef, scale: PxScale, x: i32, y: i
 /// Line thickness and text size that read at this frame size.
 pub fn style_for(width: u32, height: u32) -> (i32, PxScale) {
     let short = width.min(height) as f32;
-    (
-        (short / 320.0).round().max(1.0) as i32 + 1,
-        PxScale::from((short / 32.0).clamp(13.0, 28.0)),
-    )
+    ((short / 320.0).round().max(1.0) as i32 + 1, PxScale::from((short / 32.0).clamp(13.0, 28.0)))
 }
 
 /// Draws every detection: a box in its class colour and a `label score` tag above it (inside the box
@@ -117,17 +114,9 @@ mod tests {
         let mut img = RgbImage::from_pixel(100, 80, Rgb([0, 0, 0]));
         let labels = vec!["person".to_string()];
         let dets = [
-            Detection {
-                class_id: 0,
-                score: 0.9,
-                bbox: [20.0, 40.0, 60.0, 70.0],
-            },
+            Detection { class_id: 0, score: 0.9, bbox: [20.0, 40.0, 60.0, 70.0] },
             // Partly outside the image: must not panic, and its tag stays inside.
-            Detection {
-                class_id: 3,
-                score: 0.5,
-                bbox: [90.0, -10.0, 140.0, 30.0],
-            },
+            Detection { class_id: 3, score: 0.5, bbox: [90.0, -10.0, 140.0, 30.0] },
         ];
         draw_detections(&mut img, &dets, &labels);
         assert_eq!(img.get_pixel(20, 55), &class_colour(0), "left edge of the first box");

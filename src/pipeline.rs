@@ -59,10 +59,7 @@ fn spawn<F>(name: &str, f: F) -> anyhow::Result<JoinHandle<anyhow::Result<()>>>
 where
     F: FnOnce() -> anyhow::Result<()> + Send + 'static,
 {
-    std::thread::Builder::new()
-        .name(name.into())
-        .spawn(f)
-        .with_context(|| format!("cannot start the {name} thread"))
+    std::thread::Builder::new().name(name.into()).spawn(f).with_context(|| format!("cannot start the {name} thread"))
 }
 
 impl Pipeline {
@@ -133,13 +130,7 @@ impl Pipeline {
             }
             Err(_) => "source".into(),
         };
-        Ok(Pipeline {
-            results,
-            stats,
-            info,
-            source_desc,
-            threads,
-        })
+        Ok(Pipeline { results, stats, info, source_desc, threads })
     }
 
     /// Hangs up and joins every thread; a thread that does not end within `grace` (a stalled camera)
@@ -156,11 +147,7 @@ impl Pipeline {
                 tracing::warn!("thread {:?} did not stop in time; leaving it", t.thread().name());
                 continue;
             }
-            if let Err(e) = t
-                .join()
-                .map_err(|_| anyhow!("a pipeline thread panicked"))
-                .and_then(|r| r)
-            {
+            if let Err(e) = t.join().map_err(|_| anyhow!("a pipeline thread panicked")).and_then(|r| r) {
                 first_err.get_or_insert(e);
             }
         }
@@ -188,17 +175,8 @@ fn inference_loop(
         let (candidates, times) = detector.detect(&frame.image, floor)?;
         tracing::trace!(seq = frame.seq, ?times, "inference");
         stats.processed.fetch_add(1, Ordering::Relaxed);
-        let p = Processed {
-            frame,
-            candidates,
-            times,
-            newest_seq_at_pickup,
-        };
-        let delivered = if lossless {
-            results.send_lossless(p)
-        } else {
-            results.send(p)
-        };
+        let p = Processed { frame, candidates, times, newest_seq_at_pickup };
+        let delivered = if lossless { results.send_lossless(p) } else { results.send(p) };
         if !delivered {
             break;
         }

@@ -76,32 +76,16 @@ impl Recorder {
             bail!("cannot record {width}x{height} frames: the H.264 encoder takes 16x16 up to 3840x2160");
         }
         let file = File::create(path).map_err(|e| create_error(path, e))?;
-        let fps = if fps_hint.is_finite() && fps_hint > 0.0 {
-            fps_hint
-        } else {
-            30.0
-        };
+        let fps = if fps_hint.is_finite() && fps_hint > 0.0 { fps_hint } else { 30.0 };
         let shared = Arc::new(Shared::default());
         let (tx, rx) = crossbeam_channel::bounded(QUEUE_LEN);
-        let job = Job {
-            path: path.to_path_buf(),
-            file,
-            width,
-            height,
-            fps,
-            shared: shared.clone(),
-        };
+        let job = Job { path: path.to_path_buf(), file, width, height, fps, shared: shared.clone() };
         let handle = thread::Builder::new()
             .name("recorder".into())
             .spawn(move || job.run(rx))
             .context("cannot start the recorder thread")?;
         tracing::info!(path = %path.display(), width = enc_w, height = enc_h, "recording started");
-        Ok(Recorder {
-            tx,
-            handle: Some(handle),
-            shared,
-            path: path.to_path_buf(),
-        })
+        Ok(Recorder { tx, handle: Some(handle), shared, path: path.to_path_buf() })
     }
 
     /// Non-blocking. Queues a frame with its presentation time since the recording started. If the encoder is
@@ -137,12 +121,8 @@ impl Recorder {
     /// Stops, joins the thread, finalises the file so it is playable, returns the summary.
     pub fn finish(mut self) -> anyhow::Result<RecordSummary> {
         let duration = self.stop()?;
-        let summary = RecordSummary {
-            path: self.path.clone(),
-            frames: self.frames(),
-            dropped: self.dropped(),
-            duration,
-        };
+        let summary =
+            RecordSummary { path: self.path.clone(), frames: self.frames(), dropped: self.dropped(), duration };
         tracing::info!(?summary, "recording finished");
         Ok(summary)
     }
@@ -183,10 +163,7 @@ pub fn numbered_path(path: &Path) -> PathBuf {
         return path.to_path_buf();
     }
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-    let ext = path
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
+    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
     (1u64..)
         .map(|n| path.with_file_name(format!("{stem}-{n}{ext}")))
         .find(|p| !taken(p))
@@ -251,11 +228,7 @@ impl Job {
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);
                 if !std::mem::replace(&mut warned_size, true) {
                     let (w, h) = frame.dimensions();
-                    tracing::warn!(
-                        "dropping {w}x{h} frames: this recording is {}x{}",
-                        self.width,
-                        self.height
-                    );
+                    tracing::warn!("dropping {w}x{h} frames: this recording is {}x{}", self.width, self.height);
                 }
                 continue;
             }
@@ -305,9 +278,7 @@ impl Job {
             (None, Some(_)) => (TIMESCALE as f64 / f64::from(self.fps)) as u64,
             _ => 0,
         };
-        Ok(Duration::from_secs_f64(
-            (last.unwrap_or(0) + last_len) as f64 / TIMESCALE as f64,
-        ))
+        Ok(Duration::from_secs_f64((last.unwrap_or(0) + last_len) as f64 / TIMESCALE as f64))
     }
 
     /// Writes the init segment (ftyp+moov), which needs the SPS/PPS of the first keyframe.
@@ -337,11 +308,7 @@ impl Job {
         // fragment being built.
         self.file.write_all(bytes).map_err(|e| {
             let frames = self.shared.frames.load(Ordering::Relaxed);
-            let what = if e.kind() == io::ErrorKind::StorageFull {
-                "disk full"
-            } else {
-                "write error"
-            };
+            let what = if e.kind() == io::ErrorKind::StorageFull { "disk full" } else { "write error" };
             anyhow!(
                 "{what} while writing {}: {e}; the recording was stopped after {frames} frames (what was written \
                  before plays); free some space or record elsewhere",
@@ -382,22 +349,14 @@ pub struct FrameEncoder {
 impl FrameEncoder {
     pub fn new(width: u32, height: u32, fps: f32) -> anyhow::Result<FrameEncoder> {
         let yuv = YUVBuffer::new((width & !1) as usize, (height & !1) as usize);
-        Ok(FrameEncoder {
-            encoder: new_encoder(width, height, fps)?,
-            yuv,
-            size: (width, height),
-        })
+        Ok(FrameEncoder { encoder: new_encoder(width, height, fps)?, yuv, size: (width, height) })
     }
 
     /// Encodes one frame; returns the size of its bitstream in bytes.
     pub fn encode(&mut self, frame: &RgbImage) -> anyhow::Result<usize> {
         if frame.dimensions() != self.size {
             let (w, h) = frame.dimensions();
-            bail!(
-                "cannot encode a {w}x{h} frame with an encoder made for {}x{}",
-                self.size.0,
-                self.size.1
-            );
+            bail!("cannot encode a {w}x{h} frame with an encoder made for {}x{}", self.size.0, self.size.1);
         }
         self.yuv.read_rgb8(EvenRgb(frame));
         let bitstream = self.encoder.encode(&self.yuv).context("the H.264 encoder failed")?;
@@ -499,14 +458,7 @@ pub(crate) mod tests {
     /// `ffprobe` of the first video stream: codec_name, width, height, nb_read_frames, duration.
     pub(crate) fn ffprobe(path: &Path) -> HashMap<String, String> {
         let out = Cmd::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-count_frames",
-                "-select_streams",
-                "v:0",
-                "-show_entries",
-            ])
+            .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries"])
             .arg("stream=codec_name,nb_frames,nb_read_frames,width,height:format=duration")
             .args(["-of", "default=noprint_wrappers=1"])
             .arg(path)
@@ -514,10 +466,7 @@ pub(crate) mod tests {
             .expect("ffprobe not found: install ffmpeg (make setup does)");
         let text = String::from_utf8_lossy(&out.stdout);
         println!("ffprobe {}: {}", path.display(), text.replace('\n', " "));
-        text.lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn num(probe: &HashMap<String, String>, key: &str) -> f64 {
@@ -554,14 +503,8 @@ pub(crate) mod tests {
             (file.join("out.mp4"), "is a file, not a folder"),
         ];
         for (path, advice) in cases {
-            let err = format!(
-                "{:#}",
-                Recorder::start(&path, 320, 240, 10.0).err().expect("start must fail")
-            );
-            assert!(
-                err.contains(&path.display().to_string()) && err.contains(advice),
-                "{err}"
-            );
+            let err = format!("{:#}", Recorder::start(&path, 320, 240, 10.0).err().expect("start must fail"));
+            assert!(err.contains(&path.display().to_string()) && err.contains(advice), "{err}");
         }
     }
 
@@ -573,10 +516,7 @@ pub(crate) mod tests {
         while rec.failure().is_none() {
             assert!(t.elapsed() < Duration::from_secs(10), "no failure reported");
             let push = Instant::now();
-            rec.push(
-                Arc::new(frame(320, 240, i % 30)),
-                Duration::from_millis(100 * u64::from(i)),
-            );
+            rec.push(Arc::new(frame(320, 240, i % 30)), Duration::from_millis(100 * u64::from(i)));
             assert!(push.elapsed() < Duration::from_millis(50), "push blocked");
             i += 1;
             thread::sleep(Duration::from_millis(5));
@@ -606,10 +546,7 @@ pub(crate) mod tests {
         let probe = ffprobe(&path);
         assert_eq!(probe["codec_name"], "h264");
         let frames = num(&probe, "nb_read_frames");
-        assert!(
-            (10.0..30.0).contains(&frames),
-            "{frames} frames decoded from the cut file"
-        );
+        assert!((10.0..30.0).contains(&frames), "{frames} frames decoded from the cut file");
     }
 
     #[test]

@@ -18,11 +18,7 @@ pub enum RuntimeError {
         "cannot load ONNX Runtime from {path} (given by {origin}): {reason}; nasview needs ONNX Runtime 1.31 or \
          newer: run `make setup` (installs 1.32 into .venv), or pass --ort-lib PATH to another libonnxruntime.so"
     )]
-    Load {
-        path: PathBuf,
-        origin: &'static str,
-        reason: String,
-    },
+    Load { path: PathBuf, origin: &'static str, reason: String },
 }
 
 /// Where `make setup` puts the library: the onnxruntime wheel inside the project's `.venv`.
@@ -48,11 +44,7 @@ fn setup_locations() -> Vec<PathBuf> {
             let mut libs: Vec<PathBuf> = files
                 .flatten()
                 .map(|f| f.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("libonnxruntime.so"))
-                })
+                .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so")))
                 .collect();
             libs.sort();
             found.extend(libs);
@@ -69,13 +61,9 @@ pub fn locate(explicit: Option<&Path>) -> Result<(PathBuf, &'static str), Runtim
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return Ok((PathBuf::from(p), "ORT_DYLIB_PATH"));
     }
-    setup_locations()
-        .into_iter()
-        .next()
-        .map(|p| (p, "the set-up venv"))
-        .ok_or_else(|| RuntimeError::NotFound {
-            looked: "--ort-lib, ORT_DYLIB_PATH, .venv/lib/python3*/site-packages/onnxruntime/capi".into(),
-        })
+    setup_locations().into_iter().next().map(|p| (p, "the set-up venv")).ok_or_else(|| RuntimeError::NotFound {
+        looked: "--ort-lib, ORT_DYLIB_PATH, .venv/lib/python3*/site-packages/onnxruntime/capi".into(),
+    })
 }
 
 /// Loads ONNX Runtime and creates the process's one environment; later calls return the same one.
@@ -85,22 +73,11 @@ pub fn init(explicit: Option<&Path>) -> Result<&'static Environment, RuntimeErro
     }
     let (path, origin) = locate(explicit)?;
     if !path.is_file() {
-        return Err(RuntimeError::Load {
-            path,
-            origin,
-            reason: "no such file".into(),
-        });
+        return Err(RuntimeError::Load { path, origin, reason: "no such file".into() });
     }
-    let load_err = |reason: String| RuntimeError::Load {
-        path: path.clone(),
-        origin,
-        reason,
-    };
+    let load_err = |reason: String| RuntimeError::Load { path: path.clone(), origin, reason };
     let builder = ort::init_from(&path).map_err(|e| load_err(e.to_string()))?;
-    let env = builder
-        .with_name("nasview")
-        .build()
-        .map_err(|e| load_err(e.to_string()))?;
+    let env = builder.with_name("nasview").build().map_err(|e| load_err(e.to_string()))?;
     tracing::debug!("ONNX Runtime loaded from {}", path.display());
     Ok(ENVIRONMENT.get_or_init(|| env))
 }

@@ -11,26 +11,15 @@ fn fails(args: &[&str]) -> (i32, String) {
 }
 
 fn error_line(stderr: &str) -> &str {
-    stderr
-        .lines()
-        .find(|l| l.starts_with("nasview: error:"))
-        .unwrap_or_else(|| panic!("no error line in:\n{stderr}"))
+    stderr.lines().find(|l| l.starts_with("nasview: error:")).unwrap_or_else(|| panic!("no error line in:\n{stderr}"))
 }
 
 #[test]
 fn missing_model() {
-    let (code, err) = fails(&[
-        "detect",
-        "--model",
-        "/nonexistent/model.onnx",
-        photo("cat.png").to_str().unwrap(),
-    ]);
+    let (code, err) = fails(&["detect", "--model", "/nonexistent/model.onnx", photo("cat.png").to_str().unwrap()]);
     assert_eq!(code, 2);
     let line = error_line(&err);
-    assert!(
-        line.contains("/nonexistent/model.onnx") && line.contains("make setup"),
-        "{line}"
-    );
+    assert!(line.contains("/nonexistent/model.onnx") && line.contains("make setup"), "{line}");
 }
 
 #[test]
@@ -39,38 +28,19 @@ fn truncated_model() {
     let bytes = std::fs::read(model("yolov12n.onnx")).unwrap();
     let cut = dir.join("cut.onnx");
     std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
-    let (code, err) = fails(&[
-        "detect",
-        "--model",
-        cut.to_str().unwrap(),
-        photo("chelsea.png").to_str().unwrap(),
-    ]);
+    let (code, err) = fails(&["detect", "--model", cut.to_str().unwrap(), photo("chelsea.png").to_str().unwrap()]);
     assert_eq!(code, 2);
     let line = error_line(&err);
-    assert!(
-        line.contains("cut.onnx") && line.contains("complete ONNX file"),
-        "{line}"
-    );
+    assert!(line.contains("cut.onnx") && line.contains("complete ONNX file"), "{line}");
 }
 
 #[test]
 fn unsupported_signature_lists_found_and_supported() {
     let m = data("classifier_not_a_detector.onnx");
-    let (code, err) = fails(&[
-        "detect",
-        "--model",
-        m.to_str().unwrap(),
-        photo("chelsea.png").to_str().unwrap(),
-    ]);
+    let (code, err) = fails(&["detect", "--model", m.to_str().unwrap(), photo("chelsea.png").to_str().unwrap()]);
     assert_eq!(code, 2);
-    assert!(
-        err.contains("unsupported model signature") && err.contains("x float32[1,3,224,224]"),
-        "{err}"
-    );
-    assert!(
-        err.contains("logits float32[1,1000]") && err.contains("YOLO-NAS raw export"),
-        "{err}"
-    );
+    assert!(err.contains("unsupported model signature") && err.contains("x float32[1,3,224,224]"), "{err}");
+    assert!(err.contains("logits float32[1,1000]") && err.contains("YOLO-NAS raw export"), "{err}");
 }
 
 #[test]
@@ -96,30 +66,20 @@ fn missing_onnx_runtime_library() {
     let (code, err) = fails(&["detect", "--ort-lib", "/nonexistent/libonnxruntime.so", "x.png"]);
     assert_eq!(code, 2);
     let line = error_line(&err);
-    assert!(
-        line.contains("/nonexistent/libonnxruntime.so") && line.contains("make setup"),
-        "{line}"
-    );
+    assert!(line.contains("/nonexistent/libonnxruntime.so") && line.contains("make setup"), "{line}");
 }
 
 #[test]
 fn a_library_that_is_not_onnx_runtime() {
     // Any shared library that loads but has no OrtGetApiBase: libc's math library is on every machine.
-    let libm = [
-        "/lib/x86_64-linux-gnu/libm.so.6",
-        "/usr/lib/x86_64-linux-gnu/libm.so.6",
-        "/lib64/libm.so.6",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).exists())
-    .expect("libm");
+    let libm = ["/lib/x86_64-linux-gnu/libm.so.6", "/usr/lib/x86_64-linux-gnu/libm.so.6", "/lib64/libm.so.6"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("libm");
     let (code, err) = fails(&["detect", "--ort-lib", libm, "x.png"]);
     assert_eq!(code, 2);
     let line = error_line(&err);
-    assert!(
-        line.contains("OrtGetApiBase") && line.contains("1.31 or newer"),
-        "{line}"
-    );
+    assert!(line.contains("OrtGetApiBase") && line.contains("1.31 or newer"), "{line}");
 }
 
 #[test]
@@ -168,13 +128,7 @@ fn annotated_copies_are_written() {
 
 #[test]
 fn a_camera_that_does_not_exist() {
-    let (code, err) = fails(&[
-        "--source",
-        "7",
-        "--headless",
-        "--model",
-        model("yolov12n_int8.onnx").to_str().unwrap(),
-    ]);
+    let (code, err) = fails(&["--source", "7", "--headless", "--model", model("yolov12n_int8.onnx").to_str().unwrap()]);
     assert_eq!(code, 2);
     let line = error_line(&err);
     assert!(
@@ -200,20 +154,10 @@ fn missing_gpu_falls_back_loudly_or_exits_when_strict() {
         stderr.contains("WARNING: CUDA:0 requested but unavailable") && stderr.contains("on CPU (fallback"),
         "{stderr}"
     );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("cat"),
-        "still detects on CPU"
-    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cat"), "still detects on CPU");
 
-    let (code, err) = fails(&[
-        "detect",
-        "--device",
-        "tensorrt:1",
-        "--strict-device",
-        "--model",
-        m.to_str().unwrap(),
-        "x.png",
-    ]);
+    let (code, err) =
+        fails(&["detect", "--device", "tensorrt:1", "--strict-device", "--model", m.to_str().unwrap(), "x.png"]);
     assert_eq!(code, 2);
     assert!(
         error_line(&err).contains("TensorRT:1 execution provider is unavailable") && err.contains("--strict-device"),
@@ -239,28 +183,15 @@ fn a_recording_plays_back_as_a_source() {
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Reading it back, every frame is labelled (a file source in headless mode drops nothing).
-    let out = nasview(&[
-        "--source",
-        rec.to_str().unwrap(),
-        "--headless",
-        "--model",
-        m.to_str().unwrap(),
-    ]);
+    let out = nasview(&["--source", rec.to_str().unwrap(), "--headless", "--model", m.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 12, "{stderr}");
-    assert_eq!(
-        (lines[0]["width"].as_u64(), lines[0]["height"].as_u64()),
-        (Some(960), Some(540))
-    );
+    assert_eq!((lines[0]["width"].as_u64(), lines[0]["height"].as_u64()), (Some(960), Some(540)));
     assert!(
-        lines
-            .iter()
-            .any(|l| l["detections"].as_array().is_some_and(|d| !d.is_empty())),
+        lines.iter().any(|l| l["detections"].as_array().is_some_and(|d| !d.is_empty())),
         "the astronaut is found again"
     );
 }

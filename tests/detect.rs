@@ -8,12 +8,7 @@ use crate::common::{data, model, photo};
 
 fn load(path: &std::path::Path) -> Detector {
     nasview::runtime::init(None).expect("ONNX Runtime from `make setup`");
-    let opts = LoadOptions {
-        device: Device::Cpu,
-        strict_device: false,
-        threads: 2,
-        labels_file: None,
-    };
+    let opts = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None };
     Detector::load(path, &opts).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
 }
 
@@ -33,16 +28,8 @@ const HAND_BOXES: [(&str, usize, &str, [f32; 4]); 3] = [
 fn finds_hand_measured_objects(det: &mut Detector) {
     for (name, class, label, hand) in HAND_BOXES {
         let dets = detect(det, name);
-        let best = dets
-            .iter()
-            .filter(|d| d.class_id == class)
-            .map(|d| iou(&d.bbox, &hand))
-            .fold(0.0f32, f32::max);
-        assert!(
-            best >= 0.5,
-            "{}: no {label} box with IoU >= 0.5 against {hand:?}; got {dets:?}",
-            det.info.file_name
-        );
+        let best = dets.iter().filter(|d| d.class_id == class).map(|d| iou(&d.bbox, &hand)).fold(0.0f32, f32::max);
+        assert!(best >= 0.5, "{}: no {label} box with IoU >= 0.5 against {hand:?}; got {dets:?}", det.info.file_name);
         assert_eq!(det.info.labels[class], label);
     }
 }
@@ -65,11 +52,7 @@ fn yolov12n_int8_finds_the_same_objects() {
 fn yolo_nas_fixture_decodes_its_memorised_photos() {
     // A structurally real super-gradients YOLO-NAS S export (INT8), fine-tuned on the bundled photos.
     let mut det = load(&data("yolo_nas_s_fixture_int8.onnx"));
-    assert!(
-        det.info.family.name().starts_with("YOLO-NAS"),
-        "{}",
-        det.info.family.name()
-    );
+    assert!(det.info.family.name().starts_with("YOLO-NAS"), "{}", det.info.family.name());
     assert_eq!(det.info.precision, Precision::Int8);
     finds_hand_measured_objects(&mut det);
 }
@@ -80,17 +63,10 @@ fn boxes_stay_inside_the_image_and_are_sorted() {
     let img = image::open(photo("kite.jpg")).unwrap().to_rgb8();
     let (cands, _) = det.detect(&img, 0.05).unwrap();
     let dets = cands.select(&Thresholds { conf: 0.05, iou: 0.7 });
-    assert!(
-        dets.len() > 10,
-        "kite.jpg has many objects at conf 0.05: {}",
-        dets.len()
-    );
+    assert!(dets.len() > 10, "kite.jpg has many objects at conf 0.05: {}", dets.len());
     for d in &dets {
         let [x1, y1, x2, y2] = d.bbox;
-        assert!(
-            0.0 <= x1 && x1 <= x2 && x2 <= 1352.0 && 0.0 <= y1 && y1 <= y2 && y2 <= 900.0,
-            "{d:?}"
-        );
+        assert!(0.0 <= x1 && x1 <= x2 && x2 <= 1352.0 && 0.0 <= y1 && y1 <= y2 && y2 <= 900.0, "{d:?}");
     }
     assert!(dets.windows(2).all(|w| w[0].score >= w[1].score));
     // Raising the threshold on the same candidates only removes detections.

@@ -15,19 +15,8 @@ fn fast_source_slow_inference_keeps_only_the_newest_frame() {
     nasview::runtime::init(None).unwrap();
     // 500 fps of demo frames against an inference of tens of milliseconds.
     let spec = Spec::parse("demo", &CameraRequest::default(), Some(500)).unwrap();
-    let load = LoadOptions {
-        device: Device::Cpu,
-        strict_device: false,
-        threads: 2,
-        labels_file: None,
-    };
-    let cfg = PipelineConfig {
-        model: model("yolov12n_int8.onnx"),
-        load,
-        classes: None,
-        floor: 0.05,
-        lossless: false,
-    };
+    let load = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None };
+    let cfg = PipelineConfig { model: model("yolov12n_int8.onnx"), load, classes: None, floor: 0.05, lossless: false };
     let pipeline = Pipeline::start(spec, cfg).unwrap();
     let mut last_seq = None;
     for _ in 0..8 {
@@ -46,14 +35,8 @@ fn fast_source_slow_inference_keeps_only_the_newest_frame() {
     let captured = pipeline.stats.captured.load(Ordering::Relaxed);
     let dropped = pipeline.stats.capture_dropped.load(Ordering::Relaxed);
     let processed = pipeline.stats.processed.load(Ordering::Relaxed);
-    assert!(
-        dropped > 0,
-        "a source faster than inference drops frames: {captured} captured, {processed} processed"
-    );
+    assert!(dropped > 0, "a source faster than inference drops frames: {captured} captured, {processed} processed");
     // Every captured frame was processed, dropped, or is the one in flight / waiting.
-    assert!(
-        captured - dropped - processed <= 2,
-        "{captured} captured, {dropped} dropped, {processed} processed"
-    );
+    assert!(captured - dropped - processed <= 2, "{captured} captured, {dropped} dropped, {processed} processed");
     pipeline.join(std::time::Duration::from_secs(5)).unwrap();
 }

@@ -5,29 +5,13 @@ use nasview::detector::preprocess::{resize_rgb, ResizeScratch};
 use crate::common::{data, photo};
 
 fn check(src: &image::RgbImage, reference: &str) {
-    let want = image::open(data(&format!("opencv/{reference}")))
-        .expect("reference PNG")
-        .to_rgb8();
+    let want = image::open(data(&format!("opencv/{reference}"))).expect("reference PNG").to_rgb8();
     let (w, h) = (want.width() as usize, want.height() as usize);
     let mut got = vec![0u8; w * h * 3];
     let mut scratch = ResizeScratch::default();
-    resize_rgb(
-        src.as_raw(),
-        src.width() as usize,
-        src.height() as usize,
-        &mut got,
-        w,
-        h,
-        w * 3,
-        &mut scratch,
-    );
+    resize_rgb(src.as_raw(), src.width() as usize, src.height() as usize, &mut got, w, h, w * 3, &mut scratch);
     let diffs = got.iter().zip(want.as_raw()).filter(|(a, b)| a != b).count();
-    assert_eq!(
-        diffs,
-        0,
-        "{reference}: {diffs} of {} bytes differ from OpenCV",
-        got.len()
-    );
+    assert_eq!(diffs, 0, "{reference}: {diffs} of {} bytes differ from OpenCV", got.len());
 }
 
 #[test]

@@ -23,10 +23,7 @@ fn select_all(raw: Vec<Detection>, frame: (u32, u32), rule: LetterboxRule, t: &T
         .map(|d| {
             let (x1, y1) = lb.frame_from_model(d.bbox[0], d.bbox[1]);
             let (x2, y2) = lb.frame_from_model(d.bbox[2], d.bbox[3]);
-            Detection {
-                bbox: [x1, y1, x2, y2],
-                ..d
-            }
+            Detection { bbox: [x1, y1, x2, y2], ..d }
         })
         .collect();
     dets.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -35,10 +32,7 @@ fn select_all(raw: Vec<Detection>, frame: (u32, u32), rule: LetterboxRule, t: &T
         frame_w: frame.0,
         frame_h: frame.1,
         needs_nms: true,
-        limits: Some(Limits {
-            pre_nms_top_k: 1024,
-            max_det: 300,
-        }),
+        limits: Some(Limits { pre_nms_top_k: 1024, max_det: 300 }),
     };
     c.select(t)
 }

@@ -17,10 +17,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn soak_memory_stays_flat_while_recording() {
-    let seconds: u64 = std::env::var("SOAK_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
+    let seconds: u64 = std::env::var("SOAK_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
     let dir = scratch("soak");
     let mut child = Command::new(env!("CARGO_BIN_EXE_nasview"))
         .args(["--source", "demo", "--headless", "--record", "soak.mp4"])

@@ -36,11 +36,7 @@ impl Xvfb {
     }
 
     fn xdotool(&self, args: &[&str]) -> String {
-        let out = Command::new("xdotool")
-            .args(args)
-            .env("DISPLAY", &self.display)
-            .output()
-            .expect("xdotool runs");
+        let out = Command::new("xdotool").args(args).env("DISPLAY", &self.display).output().expect("xdotool runs");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -87,11 +83,7 @@ impl Log {
             if let Some(l) = self.0.lock().unwrap().iter().skip(since).find(|l| l.contains(pat)) {
                 return l.clone();
             }
-            assert!(
-                t0.elapsed() < timeout,
-                "no log line with {pat:?}; log:\n{}",
-                self.0.lock().unwrap().join("\n")
-            );
+            assert!(t0.elapsed() < timeout, "no log line with {pat:?}; log:\n{}", self.0.lock().unwrap().join("\n"));
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -148,20 +140,9 @@ fn live_window_boxes_hud_slider_and_recording() {
 
     // First frame on screen, then pause so the view holds still.
     log.wait_for("view frame=", 0, Duration::from_secs(60));
-    let win = x
-        .xdotool(&["search", "--sync", "--name", "^nasview$"])
-        .lines()
-        .next()
-        .unwrap()
-        .to_string();
+    let win = x.xdotool(&["search", "--sync", "--name", "^nasview$"]).lines().next().unwrap().to_string();
     let geo = x.xdotool(&["getwindowgeometry", "--shell", &win]);
-    let g = |k: &str| {
-        geo.lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .unwrap()
-            .parse::<u32>()
-            .unwrap()
-    };
+    let g = |k: &str| geo.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().parse::<u32>().unwrap();
     let geometry = (g("X"), g("Y"), g("WIDTH"), g("HEIGHT"));
     let mark = log.len();
     x.xdotool(&["key", "space"]);
@@ -182,22 +163,17 @@ fn live_window_boxes_hud_slider_and_recording() {
         dir.join("paused.png").display()
     );
     // HUD text (white) in the top-left panel; both slider tracks (filled part) along the bottom.
-    assert!(
-        count(&before, Rgb([255, 255, 255]), (0, 0, w / 2, h / 4)) > 300,
-        "HUD text"
-    );
+    assert!(count(&before, Rgb([255, 255, 255]), (0, 0, w / 2, h / 4)) > 300, "HUD text");
     let fill = nasview::ui::hud::FILL;
     let bottom = (0, h - h / 5, w / 2, h);
     assert!(count(&before, fill, bottom) > 200, "slider fill");
 
     // Click the confidence slider near its right end: fewer boxes, the same as headless at that threshold.
-    let track_rows: Vec<u32> = (h - h / 5..h)
-        .filter(|&y| (0..w / 2).any(|x| *before.get_pixel(x, y) == nasview::ui::hud::TRACK))
-        .collect();
+    let track_rows: Vec<u32> =
+        (h - h / 5..h).filter(|&y| (0..w / 2).any(|x| *before.get_pixel(x, y) == nasview::ui::hud::TRACK)).collect();
     let conf_row = track_rows[0] + 1;
-    let xs: Vec<u32> = (0..w / 2)
-        .filter(|&x| [nasview::ui::hud::TRACK, fill].contains(before.get_pixel(x, conf_row)))
-        .collect();
+    let xs: Vec<u32> =
+        (0..w / 2).filter(|&x| [nasview::ui::hud::TRACK, fill].contains(before.get_pixel(x, conf_row))).collect();
     let (x0, x1) = (xs[0], xs[xs.len() - 1]);
     let click_x = x0 + (x1 - x0) * 95 / 100;
     let mark = log.len();
@@ -215,18 +191,12 @@ fn live_window_boxes_hud_slider_and_recording() {
     let conf: f32 = field(&changed, "conf");
     let objects_high: usize = field(&changed, "objects");
     assert_eq!(field::<u64>(&changed, "frame"), frame, "still the paused frame");
-    assert!(
-        objects_high < objects_low,
-        "conf {conf}: {objects_high} objects, not fewer than {objects_low}"
-    );
+    assert!(objects_high < objects_low, "conf {conf}: {objects_high} objects, not fewer than {objects_low}");
     std::thread::sleep(Duration::from_millis(500));
     let after = x.grab(geometry);
     after.save(dir.join("after_click.png")).unwrap();
     let full = (0, 0, w, h);
-    assert!(
-        count(&after, person, full) < count(&before, person, full),
-        "fewer person-red pixels after the click"
-    );
+    assert!(count(&after, person, full) < count(&before, person, full), "fewer person-red pixels after the click");
 
     // Headless at that threshold, on the same (deterministic) demo frame, finds the same number.
     let headless = nasview(&[
@@ -259,18 +229,10 @@ fn live_window_boxes_hud_slider_and_recording() {
     x.xdotool(&["key", "q"]);
     let wall = t0.elapsed().as_secs_f64();
     let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "nasview exit {status}; log:\n{}",
-        log.0.lock().unwrap().join("\n")
-    );
+    assert!(status.success(), "nasview exit {status}; log:\n{}", log.0.lock().unwrap().join("\n"));
     let mp4 = dir.join("nasview.mp4");
     let probe = crate::common::ffprobe(&mp4);
     assert_eq!(probe.codec, "h264");
     assert!(probe.frames > 0);
-    assert!(
-        (probe.duration - wall).abs() < 0.2 * wall,
-        "duration {} vs {wall:.2} s recorded",
-        probe.duration
-    );
+    assert!((probe.duration - wall).abs() < 0.2 * wall, "duration {} vs {wall:.2} s recorded", probe.duration);
 }

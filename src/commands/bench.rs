@@ -30,16 +30,9 @@ pub fn summarize(samples: &[f64]) -> Summary {
     let mut s = samples.to_vec();
     s.sort_by(f64::total_cmp);
     let rank = |q: f64| s[((q * s.len() as f64).ceil() as usize).clamp(1, s.len()) - 1];
-    let median = if s.len() % 2 == 1 {
-        s[s.len() / 2]
-    } else {
-        (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0
-    };
+    let median = if s.len() % 2 == 1 { s[s.len() / 2] } else { (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0 };
     let round = |v: f64| (v * 1000.0).round() / 1000.0;
-    Summary {
-        median: round(median),
-        p95: round(rank(0.95)),
-    }
+    Summary { median: round(median), p95: round(rank(0.95)) }
 }
 
 #[derive(Serialize)]
@@ -109,13 +102,7 @@ impl Runner {
         let encode = t_enc.elapsed();
         if record {
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
-            let stage = [
-                times.preprocess,
-                times.inference,
-                times.postprocess + select,
-                overlay,
-                encode,
-            ];
+            let stage = [times.preprocess, times.inference, times.postprocess + select, overlay, encode];
             for (s, d) in self.samples.iter_mut().zip(stage) {
                 s.push(ms(d));
             }
@@ -136,12 +123,7 @@ pub fn run(args: &BenchArgs, models: &[PathBuf], load: &LoadOptions, t: &Thresho
         let detector = Detector::load(m, load)?;
         eprintln!("nasview bench: {}", detector.info.summary());
         let encoder = FrameEncoder::new(w, h, 30.0).context("bench: cannot create the H.264 encoder")?;
-        runners.push(Runner {
-            detector,
-            encoder,
-            samples: Default::default(),
-            totals: Vec::new(),
-        });
+        runners.push(Runner { detector, encoder, samples: Default::default(), totals: Vec::new() });
     }
     // Interleaved, frame by frame, so drift of a noisy machine hits every model alike.
     for (i, img) in frames.iter().cycle().take(frames.len() + WARMUP).enumerate() {
@@ -173,12 +155,7 @@ pub fn run(args: &BenchArgs, models: &[PathBuf], load: &LoadOptions, t: &Thresho
         println!("{}", serde_json::to_string(&report)?);
         return Ok(0);
     }
-    println!(
-        "{} frames of {} ({w}x{h}), {} threads, medians (p95) in ms",
-        frames.len(),
-        args.source,
-        load.threads
-    );
+    println!("{} frames of {} ({w}x{h}), {} threads, medians (p95) in ms", frames.len(), args.source, load.threads);
     print!("{:<32}", "model");
     for s in STAGES {
         print!("{s:>18}");
@@ -213,13 +190,7 @@ mod tests {
     #[test]
     fn median_and_p95_by_hand() {
         let s: Vec<f64> = (1..=20).map(f64::from).collect();
-        assert_eq!(
-            summarize(&s),
-            Summary {
-                median: 10.5,
-                p95: 19.0
-            }
-        );
+        assert_eq!(summarize(&s), Summary { median: 10.5, p95: 19.0 });
         assert_eq!(summarize(&[3.0, 1.0, 2.0]), Summary { median: 2.0, p95: 3.0 });
         assert_eq!(summarize(&[]), Summary { median: 0.0, p95: 0.0 });
     }

@@ -46,12 +46,8 @@ struct ImageLine<'a> {
 pub fn run(args: &DetectArgs, detector: &mut Detector, t: &Thresholds) -> anyhow::Result<u8> {
     let files = expand_paths(&args.paths)?;
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| {
-            format!(
-                "cannot create output folder {}; pass a writable --out DIR",
-                dir.display()
-            )
-        })?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output folder {}; pass a writable --out DIR", dir.display()))?;
     }
     let stdout = std::io::stdout();
     let mut failed = 0usize;
@@ -91,11 +87,7 @@ pub fn run(args: &DetectArgs, detector: &mut Detector, t: &Thresholds) -> anyhow
                 img.height(),
                 dets.len(),
                 (times.preprocess + times.inference + times.postprocess).as_secs_f64() * 1e3,
-                if found.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    found.join(", ")
-                }
+                if found.is_empty() { "nothing".to_string() } else { found.join(", ") }
             )?;
         }
         if let Some(dir) = &args.out {
@@ -116,16 +108,8 @@ pub fn run(args: &DetectArgs, detector: &mut Detector, t: &Thresholds) -> anyhow
 
 /// `photo.jpg` -> `photo.jpg` (same name, so the out folder mirrors the input), PNG for other formats.
 fn annotated_name(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("jpg" | "jpeg" | "png") => name,
         _ => format!("{name}.png"),
     }

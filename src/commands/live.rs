@@ -92,12 +92,7 @@ impl Rates {
             ));
         }
         lines.push((
-            format!(
-                "{} {} on {}",
-                info.file_name,
-                info.precision.as_str(),
-                info.placement.label()
-            ),
+            format!("{} {} on {}", info.file_name, info.precision.as_str(), info.placement.label()),
             ui::hud::TEXT,
         ));
         lines.push((pipeline.source_desc.clone(), ui::hud::TEXT));
@@ -123,10 +118,7 @@ impl Outputs {
     pub fn new(args: &LiveArgs) -> anyhow::Result<Outputs> {
         if let Some(dir) = &args.save_frames {
             std::fs::create_dir_all(dir).with_context(|| {
-                format!(
-                    "cannot create --save-frames folder {}; pass a writable folder",
-                    dir.display()
-                )
+                format!("cannot create --save-frames folder {}; pass a writable folder", dir.display())
             })?;
         }
         Ok(Outputs {
@@ -199,11 +191,7 @@ impl Outputs {
         overlay::draw_detections(&mut img, dets, labels);
         if hud {
             let (_, scale) = overlay::style_for(img.width(), img.height());
-            let line = format!(
-                "{} objects   infer {:.1} ms",
-                dets.len(),
-                p.times.inference.as_secs_f64() * 1e3
-            );
+            let line = format!("{} objects   infer {:.1} ms", dets.len(), p.times.inference.as_secs_f64() * 1e3);
             ui::hud::text_box(&mut img, &overlay::font(), scale, 8, 8, &[(line, ui::hud::TEXT)]);
         }
         img
@@ -227,10 +215,7 @@ impl Outputs {
             let target = dir.join(format!("frame_{:06}.png", p.frame.seq));
             if let Err(e) = img.save(&target) {
                 self.save_frames = None;
-                self.warn(format!(
-                    "stopped saving frames: cannot write {} ({e})",
-                    target.display()
-                ));
+                self.warn(format!("stopped saving frames: cannot write {} ({e})", target.display()));
             }
         }
     }
@@ -296,16 +281,7 @@ pub fn run(
     let src = source::Spec::parse(&args.source, &camera, args.fps)?;
     let lossless = args.headless && src.every_frame_matters();
     let floor = CONF_FLOOR.min(t.conf);
-    let pipeline = Pipeline::start(
-        src,
-        PipelineConfig {
-            model,
-            load,
-            classes,
-            floor,
-            lossless,
-        },
-    )?;
+    let pipeline = Pipeline::start(src, PipelineConfig { model, load, classes, floor, lossless })?;
     eprintln!("nasview: {}", pipeline.info.summary());
     eprintln!("nasview: source {}", pipeline.source_desc);
     let result = if args.headless {
@@ -379,9 +355,7 @@ fn headless(
 }
 
 pub fn parse_resolution(s: &str) -> anyhow::Result<(u32, u32)> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .with_context(|| format!("--resolution {s:?}: use WxH, e.g. 1280x720"))?;
+    let (w, h) = s.split_once(['x', 'X']).with_context(|| format!("--resolution {s:?}: use WxH, e.g. 1280x720"))?;
     match (w.parse(), h.parse()) {
         (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h)),
         _ => bail!("--resolution {s:?}: use WxH, e.g. 1280x720"),

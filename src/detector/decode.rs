@@ -55,11 +55,7 @@ pub fn ultralytics(out0: &[f32], channels: usize, anchors: usize, conf: f32, out
         let Some(bbox) = finite_box([cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]) else {
             continue;
         };
-        out.push(Detection {
-            class_id: best,
-            score: best_score,
-            bbox,
-        });
+        out.push(Detection { class_id: best, score: best_score, bbox });
     }
 }
 
@@ -85,10 +81,7 @@ pub fn yolo_nas_batch(
     conf: f32,
     out: &mut Vec<Detection>,
 ) {
-    let k = (num.max(0) as usize)
-        .min(boxes.len() / 4)
-        .min(scores.len())
-        .min(class_ids.len());
+    let k = (num.max(0) as usize).min(boxes.len() / 4).min(scores.len()).min(class_ids.len());
     for i in 0..k {
         let b = [boxes[i * 4], boxes[i * 4 + 1], boxes[i * 4 + 2], boxes[i * 4 + 3]];
         push_checked(b, scores[i], class_ids[i] as f32, classes, conf, out);
@@ -101,11 +94,7 @@ fn push_checked(b: [f32; 4], score: f32, class: f32, classes: usize, conf: f32, 
         return;
     }
     if let Some(bbox) = finite_box(b) {
-        out.push(Detection {
-            class_id: class as usize,
-            score,
-            bbox,
-        });
+        out.push(Detection { class_id: class as usize, score, bbox });
     }
 }
 
@@ -123,16 +112,8 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                Detection {
-                    class_id: 0,
-                    score: 0.9,
-                    bbox: [10.0, 20.0, 30.0, 40.0]
-                },
-                Detection {
-                    class_id: 2,
-                    score: 0.3,
-                    bbox: [10.0, 20.0, 30.0, 40.0]
-                },
+                Detection { class_id: 0, score: 0.9, bbox: [10.0, 20.0, 30.0, 40.0] },
+                Detection { class_id: 2, score: 0.3, bbox: [10.0, 20.0, 30.0, 40.0] },
             ]
         );
     }
@@ -143,14 +124,7 @@ mod tests {
         let out0 = [50.0, 1.0, 40.0, 1.0, 20.0, 1.0, 10.0, 1.0, 0.2, 0.1, 0.7, 0.1];
         let mut out = Vec::new();
         ultralytics(&out0, 6, 2, 0.25, &mut out);
-        assert_eq!(
-            out,
-            vec![Detection {
-                class_id: 1,
-                score: 0.7,
-                bbox: [40.0, 35.0, 60.0, 45.0]
-            }]
-        );
+        assert_eq!(out, vec![Detection { class_id: 1, score: 0.7, bbox: [40.0, 35.0, 60.0, 45.0] }]);
     }
 
     #[test]
@@ -163,14 +137,7 @@ mod tests {
         ];
         let mut out = Vec::new();
         yolo_nas_flat(&rows, 80, 0.25, &mut out);
-        assert_eq!(
-            out,
-            vec![Detection {
-                class_id: 5,
-                score: 0.8,
-                bbox: [1.0, 2.0, 3.0, 4.0]
-            }]
-        );
+        assert_eq!(out, vec![Detection { class_id: 5, score: 0.8, bbox: [1.0, 2.0, 3.0, 4.0] }]);
     }
 
     #[test]
@@ -183,16 +150,8 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                Detection {
-                    class_id: 3,
-                    score: 0.9,
-                    bbox: [1.0, 2.0, 3.0, 4.0]
-                },
-                Detection {
-                    class_id: 7,
-                    score: 0.5,
-                    bbox: [5.0, 6.0, 7.0, 8.0]
-                },
+                Detection { class_id: 3, score: 0.9, bbox: [1.0, 2.0, 3.0, 4.0] },
+                Detection { class_id: 7, score: 0.5, bbox: [5.0, 6.0, 7.0, 8.0] },
             ]
         );
         // A num_predictions beyond the tensors is bounded by them.

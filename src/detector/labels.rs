@@ -124,10 +124,7 @@ pub fn parse_names_metadata(text: &str) -> Option<Vec<String>> {
 
 /// The name of a class id, or `class<N>` when the list is shorter than the model's outputs.
 pub fn name(labels: &[String], class_id: usize) -> String {
-    labels
-        .get(class_id)
-        .cloned()
-        .unwrap_or_else(|| format!("class{class_id}"))
+    labels.get(class_id).cloned().unwrap_or_else(|| format!("class{class_id}"))
 }
 
 /// Resolves `person,cup,15` against `labels` into sorted class ids; unknown names are an error
@@ -171,9 +168,6 @@ mod tests {
         let labels: Vec<String> = COCO80.iter().map(|s| s.to_string()).collect();
         assert_eq!(parse_class_filter("cup, person,0", &labels).unwrap(), vec![0, 41]);
         let err = parse_class_filter("unicorn", &labels).unwrap_err().to_string();
-        assert!(
-            err.contains("unknown class \"unicorn\"") && err.contains("person"),
-            "{err}"
-        );
+        assert!(err.contains("unknown class \"unicorn\"") && err.contains("person"), "{err}");
     }
 }

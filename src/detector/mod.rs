@@ -46,17 +46,8 @@ impl Precision {
 
 /// Quantized graphs carry these operator names as strings in the protobuf.
 fn precision_of(model_bytes: &[u8]) -> Precision {
-    let quantized = [
-        "QuantizeLinear",
-        "DequantizeLinear",
-        "QLinearConv",
-        "ConvInteger",
-        "MatMulInteger",
-    ];
-    if quantized
-        .iter()
-        .any(|op| memchr::memmem::find(model_bytes, op.as_bytes()).is_some())
-    {
+    let quantized = ["QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger", "MatMulInteger"];
+    if quantized.iter().any(|op| memchr::memmem::find(model_bytes, op.as_bytes()).is_some()) {
         Precision::Int8
     } else {
         Precision::Fp32
@@ -95,17 +86,9 @@ impl Candidates {
     /// Detections for thresholds at or above the floor the candidates were made with: filter by score,
     /// keep the top-k, class-aware NMS, clip to the frame.
     pub fn select(&self, t: &Thresholds) -> Vec<Detection> {
-        let limits = self.limits.unwrap_or(Limits {
-            pre_nms_top_k: usize::MAX,
-            max_det: usize::MAX,
-        });
-        let above: Vec<Detection> = self
-            .dets
-            .iter()
-            .filter(|d| d.score > t.conf)
-            .take(limits.pre_nms_top_k)
-            .copied()
-            .collect();
+        let limits = self.limits.unwrap_or(Limits { pre_nms_top_k: usize::MAX, max_det: usize::MAX });
+        let above: Vec<Detection> =
+            self.dets.iter().filter(|d| d.score > t.conf).take(limits.pre_nms_top_k).copied().collect();
         let mut kept = Vec::with_capacity(above.len().min(limits.max_det));
         if self.needs_nms {
             nms::nms_sorted(&above, t.iou, limits.max_det, &mut kept);
@@ -115,12 +98,7 @@ impl Candidates {
         let (w, h) = (self.frame_w as f32, self.frame_h as f32);
         for d in &mut kept {
             let b = d.bbox;
-            d.bbox = [
-                b[0].clamp(0.0, w),
-                b[1].clamp(0.0, h),
-                b[2].clamp(0.0, w),
-                b[3].clamp(0.0, h),
-            ];
+            d.bbox = [b[0].clamp(0.0, w), b[1].clamp(0.0, h), b[2].clamp(0.0, w), b[3].clamp(0.0, h)];
         }
         kept
     }
@@ -191,11 +169,7 @@ fn port(name: &str, ty: &ValueType) -> Port {
         None => Elem::Other("non-tensor".into()),
     };
     let dims = ty.tensor_shape().map(|s| s.to_vec()).unwrap_or_default();
-    Port {
-        name: name.to_string(),
-        elem,
-        dims,
-    }
+    Port { name: name.to_string(), elem, dims }
 }
 
 impl Detector {
@@ -211,18 +185,14 @@ impl Detector {
         let precision = precision_of(&bytes);
         let cache = path.with_extension("trt-cache");
         let builder = || -> anyhow::Result<SessionBuilder> {
-            Session::builder(env)?
-                .with_intra_threads(opts.threads.max(1))
-                .map_err(|e| anyhow::anyhow!("{e}"))
+            Session::builder(env)?.with_intra_threads(opts.threads.max(1)).map_err(|e| anyhow::anyhow!("{e}"))
         };
         // Register the requested provider on its own first, so that its failure is told apart from a bad model.
         let eps = provider::providers(&opts.device, precision == Precision::Int8, cache);
         let registration = if eps.is_empty() {
             Ok(builder()?)
         } else {
-            builder()?
-                .with_execution_providers(eps)
-                .map_err(|e| e.message().to_string())
+            builder()?.with_execution_providers(eps).map_err(|e| e.message().to_string())
         };
         let placement = provider::place(
             opts.device.clone(),
@@ -230,18 +200,13 @@ impl Detector {
             opts.strict_device,
         )?;
         if let Some(reason) = &placement.fallback_reason {
-            eprintln!(
-                "nasview: WARNING: {} requested but unavailable ({reason}); running on CPU",
-                placement.requested
-            );
+            eprintln!("nasview: WARNING: {} requested but unavailable ({reason}); running on CPU", placement.requested);
         }
         let mut builder = match registration {
             Ok(b) => b,
             Err(_) => builder()?,
         };
-        let session = builder
-            .commit_from_memory(&bytes)
-            .map_err(|e| model_error(path, e.into()))?;
+        let session = builder.commit_from_memory(&bytes).map_err(|e| model_error(path, e.into()))?;
 
         let inputs: Vec<Port> = session.inputs().iter().map(|o| port(o.name(), o.dtype())).collect();
         let outputs: Vec<Port> = session.outputs().iter().map(|o| port(o.name(), o.dtype())).collect();
@@ -256,19 +221,8 @@ impl Detector {
                 .and_then(|n| labels::parse_names_metadata(&n))
                 .unwrap_or_else(|| labels::COCO80.iter().map(|s| s.to_string()).collect()),
         };
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let info = ModelInfo {
-            path: path.to_path_buf(),
-            file_name,
-            family,
-            input,
-            precision,
-            placement,
-            labels,
-        };
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let info = ModelInfo { path: path.to_path_buf(), file_name, family, input, precision, placement, labels };
         Ok(Detector {
             session,
             info,
@@ -283,14 +237,8 @@ impl Detector {
     /// The family's reference post-processing limits; `None` for embedded-NMS graphs.
     pub fn limits(&self) -> Limits {
         match self.info.family {
-            Family::Ultralytics { .. } => Limits {
-                pre_nms_top_k: 30000,
-                max_det: 300,
-            },
-            _ => Limits {
-                pre_nms_top_k: 1024,
-                max_det: 300,
-            },
+            Family::Ultralytics { .. } => Limits { pre_nms_top_k: 30000, max_det: 300 },
+            _ => Limits { pre_nms_top_k: 1024, max_det: 300 },
         }
     }
 
@@ -316,14 +264,7 @@ impl Detector {
         drop(outputs);
         let cands = self.frame_candidates(&lb);
         let t3 = Instant::now();
-        Ok((
-            cands,
-            StageTimes {
-                preprocess: t1 - t0,
-                inference: t2 - t1,
-                postprocess: t3 - t2,
-            },
-        ))
+        Ok((cands, StageTimes { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 }))
     }
 
     fn preprocess(&mut self, frame: &RgbImage) -> Letterbox {
@@ -352,10 +293,7 @@ impl Detector {
             .map(|d| {
                 let (x1, y1) = lb.frame_from_model(d.bbox[0], d.bbox[1]);
                 let (x2, y2) = lb.frame_from_model(d.bbox[2], d.bbox[3]);
-                Detection {
-                    bbox: [x1, y1, x2, y2],
-                    ..*d
-                }
+                Detection { bbox: [x1, y1, x2, y2], ..*d }
             })
             .collect();
         nms::sort_by_score(&mut dets);
@@ -410,12 +348,7 @@ fn decode_outputs(
             let (_, data) = f32_output(outputs, rows)?;
             decode::yolo_nas_flat(data, classes, conf, out);
         }
-        Family::YoloNasBatch {
-            num,
-            boxes,
-            scores,
-            classes: cls,
-        } => {
+        Family::YoloNasBatch { num, boxes, scores, classes: cls } => {
             let (_, n) = outputs[num].try_extract_tensor::<i64>()?;
             let (_, b) = f32_output(outputs, boxes)?;
             let (_, s) = f32_output(outputs, scores)?;
@@ -446,26 +379,14 @@ mod tests {
             frame_w: 100,
             frame_h: 100,
             needs_nms: true,
-            limits: Some(Limits {
-                pre_nms_top_k: 1024,
-                max_det: 300,
-            }),
+            limits: Some(Limits { pre_nms_top_k: 1024, max_det: 300 }),
         };
         let got = cands.select(&Thresholds { conf: 0.25, iou: 0.7 });
-        assert_eq!(
-            got,
-            vec![
-                det(0, 0.9, [0.0, 0.0, 50.0, 50.0]),
-                det(1, 0.5, [60.0, 60.0, 100.0, 80.0])
-            ]
-        );
+        assert_eq!(got, vec![det(0, 0.9, [0.0, 0.0, 50.0, 50.0]), det(1, 0.5, [60.0, 60.0, 100.0, 80.0])]);
         // A higher threshold drops the second object; no model run needed.
         assert_eq!(cands.select(&Thresholds { conf: 0.6, iou: 0.7 }).len(), 1);
         // Embedded-NMS candidates are only filtered.
-        let embedded = Candidates {
-            needs_nms: false,
-            ..cands.clone()
-        };
+        let embedded = Candidates { needs_nms: false, ..cands.clone() };
         assert_eq!(embedded.select(&Thresholds { conf: 0.25, iou: 0.7 }).len(), 3);
     }
 

@@ -30,9 +30,7 @@ pub fn nms_sorted(dets: &[Detection], iou_threshold: f32, max_keep: usize, out: 
         if out.len() >= max_keep {
             break;
         }
-        let suppressed = out
-            .iter()
-            .any(|k| k.class_id == d.class_id && iou(&k.bbox, &d.bbox) > iou_threshold);
+        let suppressed = out.iter().any(|k| k.class_id == d.class_id && iou(&k.bbox, &d.bbox) > iou_threshold);
         if !suppressed {
             out.push(*d);
         }
@@ -80,13 +78,7 @@ mod tests {
     #[test]
     fn stops_at_max_keep() {
         let dets: Vec<_> = (0..10)
-            .map(|i| {
-                det(
-                    0,
-                    1.0 - i as f32 * 0.01,
-                    [i as f32 * 10.0, 0.0, i as f32 * 10.0 + 5.0, 5.0],
-                )
-            })
+            .map(|i| det(0, 1.0 - i as f32 * 0.01, [i as f32 * 10.0, 0.0, i as f32 * 10.0 + 5.0, 5.0]))
             .collect();
         let mut out = Vec::new();
         nms_sorted(&dets, 0.5, 3, &mut out);

@@ -42,17 +42,7 @@ impl Letterbox {
         // super-gradients: `pad // 2`; Ultralytics: `round(pad / 2 - 0.1)`; the same for whole pads.
         let pad_left = (input_w - resized_w) / 2;
         let pad_top = (input_h - resized_h) / 2;
-        Letterbox {
-            frame_w,
-            frame_h,
-            scale,
-            resized_w,
-            resized_h,
-            pad_left,
-            pad_top,
-            input_w,
-            input_h,
-        }
+        Letterbox { frame_w, frame_h, scale, resized_w, resized_h, pad_left, pad_top, input_w, input_h }
     }
 
     /// A point in model-input pixels mapped to frame pixels (not clipped).

@@ -16,11 +16,7 @@ impl FromStr for Device {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let (kind, id) = match s.split_once(':') {
-            Some((k, n)) => (
-                k,
-                n.parse::<i32>()
-                    .map_err(|_| format!("bad device index {n:?} in {s:?}"))?,
-            ),
+            Some((k, n)) => (k, n.parse::<i32>().map_err(|_| format!("bad device index {n:?} in {s:?}"))?),
             None => (s, 0),
         };
         match kind.to_ascii_lowercase().as_str() {
@@ -75,17 +71,9 @@ pub fn place(
     strict: bool,
 ) -> Result<Placement, StrictDeviceError> {
     match registration {
-        Ok(()) => Ok(Placement {
-            in_use: requested.clone(),
-            requested,
-            fallback_reason: None,
-        }),
+        Ok(()) => Ok(Placement { in_use: requested.clone(), requested, fallback_reason: None }),
         Err(reason) if strict => Err(StrictDeviceError { requested, reason }),
-        Err(reason) => Ok(Placement {
-            requested,
-            in_use: Device::Cpu,
-            fallback_reason: Some(reason),
-        }),
+        Err(reason) => Ok(Placement { requested, in_use: Device::Cpu, fallback_reason: Some(reason) }),
     }
 }
 
@@ -121,10 +109,7 @@ mod tests {
         assert_eq!("cuda".parse(), Ok(Device::Cuda(0)));
         assert_eq!("cuda:1".parse(), Ok(Device::Cuda(1)));
         assert_eq!("TensorRT:2".parse(), Ok(Device::TensorRt(2)));
-        assert!("tpu"
-            .parse::<Device>()
-            .unwrap_err()
-            .contains("cpu, cuda[:N] or tensorrt[:N]"));
+        assert!("tpu".parse::<Device>().unwrap_err().contains("cpu, cuda[:N] or tensorrt[:N]"));
         assert!("cuda:x".parse::<Device>().is_err());
     }
 

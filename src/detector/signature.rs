@@ -23,11 +23,7 @@ pub struct Port {
 
 impl fmt::Display for Port {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let dims: Vec<String> = self
-            .dims
-            .iter()
-            .map(|d| if *d < 0 { "?".into() } else { d.to_string() })
-            .collect();
+        let dims: Vec<String> = self.dims.iter().map(|d| if *d < 0 { "?".into() } else { d.to_string() }).collect();
         let elem = match &self.elem {
             Elem::F32 => "float32",
             Elem::U8 => "uint8",
@@ -46,12 +42,7 @@ pub enum Family {
     /// YOLO-NAS with embedded NMS, flat: `[K,7]`.
     YoloNasFlat { rows: usize },
     /// YOLO-NAS with embedded NMS, batch: `num_predictions`, `pred_boxes`, `pred_scores`, `pred_classes`.
-    YoloNasBatch {
-        num: usize,
-        boxes: usize,
-        scores: usize,
-        classes: usize,
-    },
+    YoloNasBatch { num: usize, boxes: usize, scores: usize, classes: usize },
     /// Ultralytics YOLOv8–v12: `output0 [1,4+C,N]`.
     Ultralytics { out: usize },
 }
@@ -112,11 +103,8 @@ fn join(ports: &[Port]) -> String {
 
 /// Classifies a graph by its ports; input size falls back to 640 where the model leaves it dynamic.
 pub fn classify(inputs: &[Port], outputs: &[Port]) -> Result<(Family, InputSpec), SignatureError> {
-    let fail = |reason: &str| SignatureError {
-        inputs: join(inputs),
-        outputs: join(outputs),
-        reason: format!("({reason})"),
-    };
+    let fail =
+        |reason: &str| SignatureError { inputs: join(inputs), outputs: join(outputs), reason: format!("({reason})") };
     let [input] = inputs else {
         return Err(fail("expected exactly one image input"));
     };
@@ -129,11 +117,7 @@ pub fn classify(inputs: &[Port], outputs: &[Port]) -> Result<(Family, InputSpec)
         return Err(fail("the image input must be [1,3,H,W] (NCHW, RGB)"));
     }
     let side = |d: i64| if d > 0 { d as u32 } else { 640 };
-    let spec = InputSpec {
-        width: side(input.dims[3]),
-        height: side(input.dims[2]),
-        uint8,
-    };
+    let spec = InputSpec { width: side(input.dims[3]), height: side(input.dims[2]), uint8 };
 
     let float = |p: &Port| p.elem == Elem::F32;
     let family = match outputs {
@@ -164,17 +148,10 @@ pub fn classify(inputs: &[Port], outputs: &[Port]) -> Result<(Family, InputSpec)
                 find(Elem::F32, 2, None, "pred_scores"),
                 find(Elem::I64, 2, None, "pred_classes"),
             ) {
-                (Some(num), Some(boxes), Some(scores), Some(classes)) => Family::YoloNasBatch {
-                    num,
-                    boxes,
-                    scores,
-                    classes,
-                },
-                _ => {
-                    return Err(fail(
-                        "four outputs, but not num_predictions/pred_boxes/pred_scores/pred_classes",
-                    ))
+                (Some(num), Some(boxes), Some(scores), Some(classes)) => {
+                    Family::YoloNasBatch { num, boxes, scores, classes }
                 }
+                _ => return Err(fail("four outputs, but not num_predictions/pred_boxes/pred_scores/pred_classes")),
             }
         }
         _ => return Err(fail("no known output layout")),
@@ -187,11 +164,7 @@ mod tests {
     use super::*;
 
     fn port(name: &str, elem: Elem, dims: &[i64]) -> Port {
-        Port {
-            name: name.into(),
-            elem,
-            dims: dims.to_vec(),
-        }
+        Port { name: name.into(), elem, dims: dims.to_vec() }
     }
 
     #[test]
@@ -199,27 +172,11 @@ mod tests {
         let f32_in = [port("images", Elem::F32, &[1, 3, 640, 640])];
         let u8_in = [port("input", Elem::U8, &[1, 3, 640, 640])];
         let (fam, spec) = classify(&f32_in, &[port("output0", Elem::F32, &[1, 84, 8400])]).unwrap();
-        assert_eq!(
-            (fam, spec),
-            (
-                Family::Ultralytics { out: 0 },
-                InputSpec {
-                    width: 640,
-                    height: 640,
-                    uint8: false
-                }
-            )
-        );
+        assert_eq!((fam, spec), (Family::Ultralytics { out: 0 }, InputSpec { width: 640, height: 640, uint8: false }));
 
         // The raw export's outputs are named by numbers; order is not promised.
-        let raw = [
-            port("1125", Elem::F32, &[1, 8400, 80]),
-            port("1133", Elem::F32, &[1, 8400, 4]),
-        ];
-        assert_eq!(
-            classify(&f32_in, &raw).unwrap().0,
-            Family::YoloNasRaw { boxes: 1, scores: 0 }
-        );
+        let raw = [port("1125", Elem::F32, &[1, 8400, 80]), port("1133", Elem::F32, &[1, 8400, 4])];
+        assert_eq!(classify(&f32_in, &raw).unwrap().0, Family::YoloNasRaw { boxes: 1, scores: 0 });
 
         let flat = [port("graph2_flat_predictions", Elem::F32, &[-1, 7])];
         let (fam, spec) = classify(&u8_in, &flat).unwrap();
@@ -234,12 +191,7 @@ mod tests {
         ];
         assert_eq!(
             classify(&u8_in, &batch).unwrap().0,
-            Family::YoloNasBatch {
-                num: 0,
-                boxes: 1,
-                scores: 2,
-                classes: 3
-            }
+            Family::YoloNasBatch { num: 0, boxes: 1, scores: 2, classes: 3 }
         );
     }
 
@@ -254,13 +206,7 @@ mod tests {
     fn unknown_signature_lists_what_it_found_and_what_is_supported() {
         let err = classify(&[port("x", Elem::F32, &[1, 1000])], &[port("y", Elem::F32, &[1, 1000])]).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.contains("x float32[1,1000]") && msg.contains("y float32[1,1000]"),
-            "{msg}"
-        );
-        assert!(
-            msg.contains("YOLO-NAS raw export") && msg.contains("output0 [1,4+C,N]"),
-            "{msg}"
-        );
+        assert!(msg.contains("x float32[1,1000]") && msg.contains("y float32[1,1000]"), "{msg}");
+        assert!(msg.contains("YOLO-NAS raw export") && msg.contains("output0 [1,4+C,N]"), "{msg}");
     }
 }

@@ -27,12 +27,7 @@ fn index_of(spec: &str) -> anyhow::Result<CameraIndex> {
     cams.iter()
         .find(|c| c.human_name().to_lowercase().contains(&spec.to_lowercase()))
         .map(|c| c.index().clone())
-        .ok_or_else(|| {
-            anyhow!(
-                "no camera named like {spec:?} ({} cameras found); {NO_CAMERA_HINT}",
-                cams.len()
-            )
-        })
+        .ok_or_else(|| anyhow!("no camera named like {spec:?} ({} cameras found); {NO_CAMERA_HINT}", cams.len()))
 }
 
 fn frame_format(name: &str) -> anyhow::Result<FrameFormat> {
@@ -51,18 +46,13 @@ impl Camera {
             (None, None, None) => RequestedFormatType::AbsoluteHighestResolution,
             (res, fps, fmt) => {
                 let (w, h) = res.unwrap_or((1280, 720));
-                let fmt = fmt
-                    .as_deref()
-                    .map(frame_format)
-                    .transpose()?
-                    .unwrap_or(FrameFormat::MJPEG);
+                let fmt = fmt.as_deref().map(frame_format).transpose()?.unwrap_or(FrameFormat::MJPEG);
                 RequestedFormatType::Closest(CameraFormat::new(Resolution::new(w, h), fmt, fps.unwrap_or(30)))
             }
         };
         let mut cam = nokhwa::Camera::new(index.clone(), RequestedFormat::new::<RgbFormat>(requested))
             .map_err(|e| anyhow!("cannot open camera {index} ({e}); {NO_CAMERA_HINT}"))?;
-        cam.open_stream()
-            .map_err(|e| anyhow!("camera {index} would not start streaming ({e}); {NO_CAMERA_HINT}"))?;
+        cam.open_stream().map_err(|e| anyhow!("camera {index} would not start streaming ({e}); {NO_CAMERA_HINT}"))?;
         let f = cam.camera_format();
         let mode = format!(
             "camera {} {}x{} {} @ {} fps",
@@ -72,11 +62,7 @@ impl Camera {
             f.format(),
             f.frame_rate()
         );
-        Ok(Box::new(Camera {
-            cam,
-            buf: Vec::new(),
-            mode,
-        }))
+        Ok(Box::new(Camera { cam, buf: Vec::new(), mode }))
     }
 }
 
@@ -85,9 +71,7 @@ impl Source for Camera {
         let frame = self.cam.frame().context("camera stopped delivering frames")?;
         let res = frame.resolution();
         self.buf.resize((res.width() * res.height() * 3) as usize, 0);
-        frame
-            .decode_image_to_buffer::<RgbFormat>(&mut self.buf)
-            .context("cannot decode a camera frame")?;
+        frame.decode_image_to_buffer::<RgbFormat>(&mut self.buf).context("cannot decode a camera frame")?;
         let image = RgbImage::from_raw(res.width(), res.height(), std::mem::take(&mut self.buf))
             .ok_or_else(|| anyhow!("camera frame has the wrong size"))?;
         Ok(Some(image))
@@ -107,28 +91,16 @@ pub fn list() -> anyhow::Result<String> {
     let mut out = String::new();
     for info in cams {
         out += &format!("{}: {} ({})\n", info.index(), info.human_name(), info.description());
-        let modes = nokhwa::Camera::new(
-            info.index().clone(),
-            RequestedFormat::new::<RgbFormat>(RequestedFormatType::None),
-        )
-        .and_then(|mut c| c.compatible_camera_formats());
+        let modes =
+            nokhwa::Camera::new(info.index().clone(), RequestedFormat::new::<RgbFormat>(RequestedFormatType::None))
+                .and_then(|mut c| c.compatible_camera_formats());
         match modes {
             Ok(mut modes) => {
                 modes.sort_by_key(|m| {
-                    (
-                        m.format().to_string(),
-                        std::cmp::Reverse(m.width() * m.height()),
-                        m.frame_rate(),
-                    )
+                    (m.format().to_string(), std::cmp::Reverse(m.width() * m.height()), m.frame_rate())
                 });
                 for m in modes {
-                    out += &format!(
-                        "    {}x{} {} @ {} fps\n",
-                        m.width(),
-                        m.height(),
-                        m.format(),
-                        m.frame_rate()
-                    );
+                    out += &format!("    {}x{} {} @ {} fps\n", m.width(), m.height(), m.format(), m.frame_rate());
                 }
             }
             Err(e) => out += &format!("    (modes unavailable: {e})\n"),

@@ -44,18 +44,12 @@ impl Fault {
             return Ok(None);
         }
         // `camera` alone: a demo that behaves like a camera (paced, never lossless) and never fails.
-        let mut fault = Fault {
-            after: u64::MAX,
-            stall: false,
-            as_camera: false,
-        };
+        let mut fault = Fault { after: u64::MAX, stall: false, as_camera: false };
         for item in query.split('&') {
             let (k, v) = item.split_once('=').unwrap_or((item, ""));
             match k {
                 "fail-after" | "stall-after" => {
-                    fault.after = v
-                        .parse()
-                        .map_err(|_| anyhow::anyhow!("demo source: {k} needs a frame count"))?;
+                    fault.after = v.parse().map_err(|_| anyhow::anyhow!("demo source: {k} needs a frame count"))?;
                     fault.stall = k == "stall-after";
                 }
                 "camera" => fault.as_camera = true,
@@ -73,11 +67,7 @@ pub fn crop_at(photo_w: u32, photo_h: u32, t: f64) -> [u32; 4] {
     let (dw, dh) = (DEMO_SIZE.0 as f64, DEMO_SIZE.1 as f64);
     let (pw, ph) = (photo_w as f64, photo_h as f64);
     // Largest 16:9 window that fits the photo.
-    let (full_w, full_h) = if pw / ph > dw / dh {
-        (ph * dw / dh, ph)
-    } else {
-        (pw, pw * dh / dw)
-    };
+    let (full_w, full_h) = if pw / ph > dw / dh { (ph * dw / dh, ph) } else { (pw, pw * dh / dw) };
     let p = (t / SHOT_SECONDS).clamp(0.0, 1.0);
     // Ease in and out so the motion is smooth at both ends.
     let e = 0.5 - 0.5 * (std::f64::consts::PI * p).cos();
@@ -95,18 +85,10 @@ impl Demo {
         let photos = PHOTOS
             .iter()
             .map(|(name, bytes)| {
-                image::load_from_memory(bytes)
-                    .map(|i| i.to_rgb8())
-                    .with_context(|| format!("bundled {name}"))
+                image::load_from_memory(bytes).map(|i| i.to_rgb8()).with_context(|| format!("bundled {name}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Demo {
-            photos,
-            frame: 0,
-            fps: fps.max(1),
-            scratch: ResizeScratch::default(),
-            fault: None,
-        })
+        Ok(Demo { photos, frame: 0, fps: fps.max(1), scratch: ResizeScratch::default(), fault: None })
     }
 
     pub fn with_fault(mut self, fault: Option<Fault>) -> Demo {
@@ -183,14 +165,7 @@ mod tests {
     fn parses_faults() {
         assert_eq!(Fault::parse("").unwrap(), None);
         let f = Fault::parse("fail-after=30&camera").unwrap().unwrap();
-        assert_eq!(
-            f,
-            Fault {
-                after: 30,
-                stall: false,
-                as_camera: true
-            }
-        );
+        assert_eq!(f, Fault { after: 30, stall: false, as_camera: true });
         assert!(Fault::parse("stall-after=5").unwrap().unwrap().stall);
         assert_eq!(Fault::parse("camera").unwrap().unwrap().after, u64::MAX);
         assert!(Fault::parse("explode=1").is_err());

@@ -19,11 +19,7 @@ impl Images {
     pub fn open(path: &Path, fps: Option<u32>) -> anyhow::Result<Images> {
         let files = crate::config::expand_paths(&[path.to_path_buf()])?;
         let interval = Duration::from_secs_f64(1.0 / fps.unwrap_or(1).max(1) as f64);
-        Ok(Images {
-            files,
-            next: 0,
-            interval,
-        })
+        Ok(Images { files, next: 0, interval })
     }
 }
 

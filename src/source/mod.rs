@@ -72,17 +72,11 @@ impl Spec {
         if let Some(rest) = spec.strip_prefix("demo") {
             if rest.is_empty() || rest.starts_with('?') {
                 let fault = demo::Fault::parse(rest.trim_start_matches('?'))?;
-                return Ok(Spec::Demo {
-                    fps: fps.unwrap_or(30),
-                    fault,
-                });
+                return Ok(Spec::Demo { fps: fps.unwrap_or(30), fault });
             }
         }
         if path.is_dir() || (path.is_file() && crate::config::is_image_name(path)) {
-            return Ok(Spec::Images {
-                path: path.to_path_buf(),
-                fps,
-            });
+            return Ok(Spec::Images { path: path.to_path_buf(), fps });
         }
         if path.is_file() {
             return Ok(Spec::Video(path.to_path_buf()));
@@ -90,10 +84,7 @@ impl Spec {
         if spec.contains('/') || spec.contains('.') {
             bail!("source {spec} does not exist: pass --source demo, a video file, an image folder, or a camera index (see `nasview cameras`)");
         }
-        Ok(Spec::Camera {
-            name: spec.to_string(),
-            request: camera.clone(),
-        })
+        Ok(Spec::Camera { name: spec.to_string(), request: camera.clone() })
     }
 
     /// Files and the (deterministic) demo clip: every frame matters when nobody watches.
@@ -184,19 +175,10 @@ pub fn capture_loop(
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
         }
         let now = Instant::now();
-        let frame = Frame {
-            seq,
-            image: Arc::new(image),
-            captured_at: now,
-            pts: now - start,
-        };
+        let frame = Frame { seq, image: Arc::new(image), captured_at: now, pts: now - start };
         seq += 1;
         captured.fetch_add(1, Ordering::Relaxed);
-        let delivered = if lossless {
-            tx.send_lossless(frame)
-        } else {
-            tx.send(frame)
-        };
+        let delivered = if lossless { tx.send_lossless(frame) } else { tx.send(frame) };
         if !delivered {
             return Ok(());
         }
@@ -214,8 +196,6 @@ impl Source for video::Mp4Video {
     }
 
     fn frame_interval(&self) -> Option<Duration> {
-        self.fps()
-            .filter(|f| *f > 0.0)
-            .map(|f| Duration::from_secs_f64(1.0 / f as f64))
+        self.fps().filter(|f| *f > 0.0).map(|f| Duration::from_secs_f64(1.0 / f as f64))
     }
 }

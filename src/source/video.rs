@@ -57,10 +57,7 @@ impl Mp4Video {
             io::ErrorKind::NotFound => anyhow!("no such video file: {}; check the path", path.display()),
             _ => anyhow!("cannot open the video {}: {e}", path.display()),
         })?;
-        let len = file
-            .metadata()
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .len();
+        let len = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len();
         if len == 0 {
             bail!("{} is empty; {SUPPORTED}", path.display());
         }
@@ -71,11 +68,7 @@ impl Mp4Video {
                 path.display()
             );
         };
-        let Some(track) = moov
-            .traks
-            .iter()
-            .position(|t| &t.mdia.hdlr.handler_type.value == b"vide")
-        else {
+        let Some(track) = moov.traks.iter().position(|t| &t.mdia.hdlr.handler_type.value == b"vide") else {
             bail!("{} has no video track; {SUPPORTED}", path.display());
         };
         let trak = &moov.traks[track];
@@ -93,10 +86,7 @@ impl Mp4Video {
             table_samples(&moov, track).with_context(|| format!("bad sample tables in {}", path.display()))?;
         samples.extend(fragment_samples(&moov, track, &moofs, len));
         // A truncated file (crash, full disk) ends inside an mdat: keep the samples whose bytes are all there.
-        if let Some(cut) = samples
-            .iter()
-            .position(|s| s.size == 0 || s.offset + u64::from(s.size) > len)
-        {
+        if let Some(cut) = samples.iter().position(|s| s.size == 0 || s.offset + u64::from(s.size) > len) {
             tracing::warn!("{} is cut short: reading its first {cut} frames", path.display());
             samples.truncate(cut);
         }
@@ -199,10 +189,8 @@ impl Mp4Video {
                 tracing::warn!("cannot flush the last frames of {}: {e}", self.path.display());
                 Vec::new()
             });
-            let frames = pictures
-                .iter()
-                .zip(&mut pending)
-                .map(|(yuv, pts)| (to_rgb(yuv), ticks_to_duration(pts, timescale)));
+            let frames =
+                pictures.iter().zip(&mut pending).map(|(yuv, pts)| (to_rgb(yuv), ticks_to_duration(pts, timescale)));
             self.flushed = Some(frames.collect());
         }
         Ok(self.flushed.as_mut().and_then(VecDeque::pop_front))
@@ -270,10 +258,7 @@ fn read_boxes(file: &mut File, len: u64) -> anyhow::Result<(Option<MoovBox>, Fra
             break; // garbage after the last box
         }
         if pos + size > len {
-            tracing::warn!(
-                "the file ends inside a {} box: reading what comes before",
-                kind.escape_ascii()
-            );
+            tracing::warn!("the file ends inside a {} box: reading what comes before", kind.escape_ascii());
             break;
         }
         if &kind == b"moov" || &kind == b"moof" {
@@ -309,11 +294,7 @@ fn table_samples(moov: &MoovBox, track: usize) -> anyhow::Result<Vec<Sample>> {
         0 => stbl.stsz.sample_sizes.get(i).copied(),
         fixed => Some(fixed),
     };
-    let dts = stbl
-        .stts
-        .entries
-        .iter()
-        .flat_map(|e| std::iter::repeat_n(e.sample_delta, e.sample_count as usize));
+    let dts = stbl.stts.entries.iter().flat_map(|e| std::iter::repeat_n(e.sample_delta, e.sample_count as usize));
     let mut dts = dts.scan(0i64, |t, d| Some(std::mem::replace(t, *t + i64::from(d))));
     let cts = stbl.ctts.iter().flat_map(|c| &c.entries);
     let mut cts = cts.flat_map(|e| std::iter::repeat_n(e.sample_offset, e.sample_count as usize));
@@ -326,12 +307,7 @@ fn table_samples(moov: &MoovBox, track: usize) -> anyhow::Result<Vec<Sample>> {
     let mut samples = Vec::with_capacity(count);
     for (chunk, &chunk_offset) in chunks.iter().enumerate() {
         // The stsc entry in force is the last one starting at or before this chunk (1-based).
-        let per_chunk = stbl
-            .stsc
-            .entries
-            .iter()
-            .rev()
-            .find(|e| e.first_chunk as usize <= chunk + 1);
+        let per_chunk = stbl.stsc.entries.iter().rev().find(|e| e.first_chunk as usize <= chunk + 1);
         let mut offset = chunk_offset;
         for _ in 0..per_chunk.map_or(0, |e| e.samples_per_chunk) {
             let i = samples.len();
@@ -375,11 +351,7 @@ fn fragment_samples(moov: &MoovBox, track: usize, moofs: &Fragments, file_len: u
                 if offset >= file_len {
                     return samples; // a trun cannot list more samples than the file has bytes
                 }
-                samples.push(Sample {
-                    offset,
-                    size,
-                    pts: dts.saturating_add(cts),
-                });
+                samples.push(Sample { offset, size, pts: dts.saturating_add(cts) });
                 offset += u64::from(size);
                 dts = dts.saturating_add(i64::from(duration));
             }
@@ -417,17 +389,7 @@ mod tests {
 
     fn ffmpeg(args: &[&str], out: &Path) {
         let status = Command::new("ffmpeg")
-            .args([
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc=size=320x240:rate=10",
-                "-t",
-                "2",
-            ])
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2"])
             .args(args)
             .arg(out)
             .status()
@@ -452,18 +414,12 @@ mod tests {
                 // Inside the square, away from its edges (H.264 blurs them).
                 let (x, y) = square_at(i as u32);
                 let square = mean(image, x + 8, y + 8, SIDE - 16, SIDE - 16);
-                assert!(
-                    close(square, SQUARE, 20.0),
-                    "frame {i}: square {square:?}, wrote {SQUARE:?}"
-                );
+                assert!(close(square, SQUARE, 20.0), "frame {i}: square {square:?}, wrote {SQUARE:?}");
                 let corner = mean(image, 0, 200, 8, 8);
                 assert!(close(corner, BACKGROUND, 20.0), "frame {i}: background {corner:?}");
             }
             // The reader and the synthetic frame agree on where the square is.
-            assert_eq!(
-                frame(w, h, 3).get_pixel(square_at(3).0 + 1, square_at(3).1 + 1).0,
-                SQUARE
-            );
+            assert_eq!(frame(w, h, 3).get_pixel(square_at(3).0 + 1, square_at(3).1 + 1).0, SQUARE);
         }
     }
 
@@ -491,10 +447,7 @@ mod tests {
             // The first frame is time 0; the rest keep their real spacing, across fragment boundaries too.
             let want = *t - times[0];
             let error = pts.abs_diff(want);
-            assert!(
-                error < Duration::from_millis(1),
-                "frame {i}: {pts:?}, pushed at {want:?}"
-            );
+            assert!(error < Duration::from_millis(1), "frame {i}: {pts:?}, pushed at {want:?}");
         }
     }
 
@@ -517,11 +470,7 @@ mod tests {
             ("high-bframes", x264.to_string(), (320, 240)),
             ("baseline", format!("{x264} -profile:v baseline"), (320, 240)),
             ("faststart", format!("{x264} -movflags +faststart"), (320, 240)),
-            (
-                "fragmented",
-                format!("{x264} -movflags frag_keyframe+empty_moov"),
-                (320, 240),
-            ),
+            ("fragmented", format!("{x264} -movflags frag_keyframe+empty_moov"), (320, 240)),
             // 180 is not a multiple of 16: the SPS crops the coded picture.
             ("cropped", format!("{x264} -vf scale=320:180"), (320, 180)),
         ];
@@ -530,11 +479,7 @@ mod tests {
             ffmpeg(&args.split(' ').collect::<Vec<_>>(), &path);
             let video = Mp4Video::open(&path).expect("open");
             assert_eq!(video.size(), (w, h), "{name}");
-            assert!(
-                (video.fps().unwrap_or(0.0) - 10.0).abs() < 0.01,
-                "{name}: {:?}",
-                video.fps()
-            );
+            assert!((video.fps().unwrap_or(0.0) - 10.0).abs() < 0.01, "{name}: {:?}", video.fps());
             let frames = read_all(&path);
             assert_eq!(frames.len(), 20, "{name}");
             // ffmpeg's own decode, to check the pictures come out in presentation order (B-frames).
@@ -550,18 +495,10 @@ mod tests {
             for (i, ((image, pts), want)) in frames.iter().zip(reference.chunks(frame_len)).enumerate() {
                 assert_eq!(image.dimensions(), (w, h), "{name}");
                 assert_eq!(*pts, Duration::from_millis(100 * i as u64), "{name} frame {i}");
-                let diff: u64 = image
-                    .as_raw()
-                    .iter()
-                    .zip(want)
-                    .map(|(&a, &b)| u64::from(a.abs_diff(b)))
-                    .sum();
+                let diff: u64 = image.as_raw().iter().zip(want).map(|(&a, &b)| u64::from(a.abs_diff(b))).sum();
                 let diff = diff as f64 / frame_len as f64;
                 // About 0.4 (colour conversions differ); a neighbouring frame is about 1.5 away.
-                assert!(
-                    diff < 1.0,
-                    "{name} frame {i}: mean difference {diff:.2} from ffmpeg's decode"
-                );
+                assert!(diff < 1.0, "{name} frame {i}: mean difference {diff:.2} from ffmpeg's decode");
             }
         }
     }
@@ -576,11 +513,7 @@ mod tests {
 
         let text = dir.join("notes.mp4");
         std::fs::write(&text, "not a video at all, just text").expect("write");
-        assert!(
-            err(&text).contains("not an MP4 file") && err(&text).contains("H.264"),
-            "{}",
-            err(&text)
-        );
+        assert!(err(&text).contains("not an MP4 file") && err(&text).contains("H.264"), "{}", err(&text));
 
         // A plain MP4 cut short has its moov (written last) missing.
         let cut = dir.join("cut.mp4");
@@ -591,10 +524,6 @@ mod tests {
 
         let mpeg4 = dir.join("mpeg4.mp4");
         ffmpeg(&["-c:v", "mpeg4"], &mpeg4);
-        assert!(
-            err(&mpeg4).contains("is not H.264") && err(&mpeg4).contains("libx264"),
-            "{}",
-            err(&mpeg4)
-        );
+        assert!(err(&mpeg4).contains("is not H.264") && err(&mpeg4).contains("libx264"), "{}", err(&mpeg4));
     }
 }

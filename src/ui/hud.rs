@@ -33,12 +33,7 @@ pub fn text_box(img: &mut RgbImage, font: &FontRef, scale: PxScale, x: i32, y: i
         return;
     }
     let line_h = scale.y.ceil() as i32 + 3;
-    let w = lines
-        .iter()
-        .map(|(t, _)| text_width(font, scale, t))
-        .fold(0.0, f32::max)
-        .ceil() as u32
-        + 12;
+    let w = lines.iter().map(|(t, _)| text_width(font, scale, t)).fold(0.0, f32::max).ceil() as u32 + 12;
     shade(img, x, y, w, (line_h * lines.len() as i32 + 8) as u32);
     for (i, (t, colour)) in lines.iter().enumerate() {
         draw_text_mut(img, *colour, x + 6, y + 4 + i as i32 * line_h, scale, font, t);
@@ -62,15 +57,7 @@ pub fn slider(img: &mut RgbImage, font: &FontRef, scale: PxScale, s: &Slider) {
     let lw = text_width(font, scale, &label).ceil() as i32;
     let (x, y, w, h) = (s.x as i32, s.y as i32, s.w as u32, s.h as u32);
     shade(img, x - lw - 16, y - 4, w + lw as u32 + 24, h + 8);
-    draw_text_mut(
-        img,
-        TEXT,
-        x - lw - 10,
-        y + (h as i32 - scale.y as i32) / 2,
-        scale,
-        font,
-        &label,
-    );
+    draw_text_mut(img, TEXT, x - lw - 10, y + (h as i32 - scale.y as i32) / 2, scale, font, &label);
     let track_h = (h / 3).max(2);
     let ty = y + (h - track_h) as i32 / 2;
     draw_filled_rect_mut(img, Rect::at(x, ty).of_size(w, track_h), TRACK);
@@ -95,17 +82,8 @@ pub const HELP: [(&str, &str); 8] = [
 ];
 
 pub fn help(img: &mut RgbImage, font: &FontRef, scale: PxScale) {
-    let key_w = HELP
-        .iter()
-        .map(|(k, _)| text_width(font, scale, k))
-        .fold(0.0, f32::max)
-        .ceil() as i32
-        + 24;
-    let desc_w = HELP
-        .iter()
-        .map(|(_, d)| text_width(font, scale, d))
-        .fold(0.0, f32::max)
-        .ceil() as i32;
+    let key_w = HELP.iter().map(|(k, _)| text_width(font, scale, k)).fold(0.0, f32::max).ceil() as i32 + 24;
+    let desc_w = HELP.iter().map(|(_, d)| text_width(font, scale, d)).fold(0.0, f32::max).ceil() as i32;
     let line_h = scale.y.ceil() as i32 + 3;
     let (w, h) = (key_w + desc_w + 24, line_h * HELP.len() as i32 + 16);
     let (x, y) = ((img.width() as i32 - w) / 2, (img.height() as i32 - h) / 2);

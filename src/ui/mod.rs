@@ -36,13 +36,7 @@ pub fn fit(frame_w: u32, frame_h: u32, win_w: u32, win_h: u32) -> Fit {
         ((frame_w as f32 * scale).round() as u32).clamp(1, win_w),
         ((frame_h as f32 * scale).round() as u32).clamp(1, win_h),
     );
-    Fit {
-        scale,
-        x: (win_w - w) / 2,
-        y: (win_h - h) / 2,
-        w,
-        h,
-    }
+    Fit { scale, x: (win_w - w) / 2, y: (win_h - h) / 2, w, h }
 }
 
 /// Collects key presses (and the window system's auto-repeats) between refreshes.
@@ -73,10 +67,7 @@ struct View {
 
 impl View {
     fn thresholds(&self) -> Thresholds {
-        Thresholds {
-            conf: self.conf.value,
-            iou: self.iou.value,
-        }
+        Thresholds { conf: self.conf.value, iou: self.iou.value }
     }
 
     fn reselect(&mut self) {
@@ -104,18 +95,10 @@ pub fn run(
     max_frames: Option<u64>,
     stop: &AtomicBool,
 ) -> anyhow::Result<u64> {
-    let mut window = Window::new(
-        "nasview",
-        1280,
-        720,
-        WindowOptions {
-            resize: true,
-            ..WindowOptions::default()
-        },
-    )
-    .map_err(|e| {
-        anyhow::anyhow!("cannot open a window ({e}); is there a display? Use --headless to run without one")
-    })?;
+    let mut window = Window::new("nasview", 1280, 720, WindowOptions { resize: true, ..WindowOptions::default() })
+        .map_err(|e| {
+            anyhow::anyhow!("cannot open a window ({e}); is there a display? Use --headless to run without one")
+        })?;
     window.set_target_fps(60);
     // Key presses arrive through a callback so that a tap shorter than one refresh is not lost.
     let pressed: Rc<RefCell<Vec<Key>>> = Rc::default();
@@ -209,16 +192,7 @@ pub fn run(
         let (ww, wh) = window.get_size();
         let resized = view.canvas.dimensions() != (ww as u32, wh as u32);
         if dirty || resized || last_draw.elapsed() > Duration::from_millis(250) {
-            draw(
-                &mut view,
-                pipeline,
-                outputs,
-                &mut rates,
-                source_ended,
-                ww.max(1) as u32,
-                wh.max(1) as u32,
-                &font,
-            );
+            draw(&mut view, pipeline, outputs, &mut rates, source_ended, ww.max(1) as u32, wh.max(1) as u32, &font);
             window
                 .update_with_buffer(&view.pixels, ww.max(1), wh.max(1))
                 .map_err(|e| anyhow::anyhow!("window update failed: {e}"))?;
@@ -288,11 +262,7 @@ fn draw(
         ),
         hud::TEXT,
     ));
-    let age = view
-        .current
-        .as_ref()
-        .map(|p| p.frame.captured_at.elapsed())
-        .filter(|_| !view.paused);
+    let age = view.current.as_ref().map(|p| p.frame.captured_at.elapsed()).filter(|_| !view.paused);
     for w in outputs.warnings(pipeline, source_ended, age) {
         lines.push((w, hud::WARN));
     }
@@ -324,37 +294,10 @@ mod tests {
 
     #[test]
     fn fit_keeps_aspect_and_centres() {
-        assert_eq!(
-            fit(960, 540, 1280, 720),
-            Fit {
-                scale: 1280.0 / 960.0,
-                x: 0,
-                y: 0,
-                w: 1280,
-                h: 720
-            }
-        );
+        assert_eq!(fit(960, 540, 1280, 720), Fit { scale: 1280.0 / 960.0, x: 0, y: 0, w: 1280, h: 720 });
         // A 4:3 frame in a 16:9 window: bars left and right.
-        assert_eq!(
-            fit(640, 480, 1280, 720),
-            Fit {
-                scale: 1.5,
-                x: 160,
-                y: 0,
-                w: 960,
-                h: 720
-            }
-        );
+        assert_eq!(fit(640, 480, 1280, 720), Fit { scale: 1.5, x: 160, y: 0, w: 960, h: 720 });
         // A tall window: bars top and bottom.
-        assert_eq!(
-            fit(960, 540, 480, 800),
-            Fit {
-                scale: 0.5,
-                x: 0,
-                y: 265,
-                w: 480,
-                h: 270
-            }
-        );
+        assert_eq!(fit(960, 540, 480, 800), Fit { scale: 0.5, x: 0, y: 265, w: 480, h: 270 });
     }
 }

@@ -16,17 +16,7 @@ pub struct Slider {
 
 impl Slider {
     pub fn new(label: &'static str, min: f32, max: f32, value: f32) -> Slider {
-        Slider {
-            label,
-            min,
-            max,
-            value: value.clamp(min, max),
-            x: 0.0,
-            y: 0.0,
-            w: 1.0,
-            h: 1.0,
-            dragging: false,
-        }
+        Slider { label, min, max, value: value.clamp(min, max), x: 0.0, y: 0.0, w: 1.0, h: 1.0, dragging: false }
     }
 
     pub fn place(&mut self, x: f32, y: f32, w: f32, h: f32) {
@@ -109,10 +99,7 @@ mod tests {
         assert!(!s.update(None, false));
         assert!(s.update(Some((190.0, 110.0)), true));
         assert_eq!(s.value, 0.9);
-        assert!(
-            s.update(Some((400.0, 300.0)), true),
-            "dragging continues outside the track"
-        );
+        assert!(s.update(Some((400.0, 300.0)), true), "dragging continues outside the track");
         assert_eq!(s.value, 1.0);
         assert!(!s.update(Some((50.0, 110.0)), false), "release ends the drag");
         assert_eq!(s.value, 1.0);
