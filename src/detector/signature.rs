@@ -138,7 +138,7 @@ pub fn classify(inputs: &[Port], outputs: &[Port]) -> Result<(Family, InputSpec)
                 outputs.iter().position(|p| {
                     p.elem == want_elem
                         && p.dims.len() == rank
-                        && last.is_none_or(|l| p.dims[rank - 1] == l)
+                        && last.is_none_or(|l| p.dims[rank - 1] == l || p.dims[rank - 1] < 0)
                         && p.name.contains(name_hint)
                 })
             };
@@ -183,9 +183,10 @@ mod tests {
         assert_eq!(fam, Family::YoloNasFlat { rows: 0 });
         assert!(spec.uint8);
 
+        // FP32 exports leave the box dimension dynamic.
         let batch = [
             port("graph2_num_predictions", Elem::I64, &[1, 1]),
-            port("graph2_pred_boxes", Elem::F32, &[1, 1000, 4]),
+            port("graph2_pred_boxes", Elem::F32, &[1, -1, -1]),
             port("graph2_pred_scores", Elem::F32, &[1, 1000]),
             port("graph2_pred_classes", Elem::I64, &[1, 1000]),
         ];
