@@ -39,3 +39,9 @@ $(MODELS_SG_STAMP): $(MODELS_SG_REQS)
 parity: setup-models
 	$(MAKE) build
 	$(MODELS_SG_PY) models/parity.py --weights $(MODELS_WEIGHTS) --nasview $(MODELS_NASVIEW) --photos $(MODELS_PHOTOS) $(MODELS_PARITY_ARGS)
+
+# super-gradients' predict (torch, CPU) vs nasview bench on the same YOLO-NAS S weights and photos.
+.PHONY: bench-peer
+bench-peer: setup-models
+	$(MAKE) build
+	$(MODELS_SG_PY) models/bench_peer.py --weights $(MODELS_WEIGHTS) --nasview $(MODELS_NASVIEW)

@@ -103,6 +103,8 @@ impl Rates {
 /// Where annotated frames go: the MP4 recorder (toggled by R), PNG frames, snapshots.
 pub struct Outputs {
     record_path: Option<PathBuf>,
+    /// `--record` was given: the first frame starts a take.
+    record_at_start: bool,
     overwrite: bool,
     record_hud: bool,
     /// The recorder, when the take started, and the first recorded frame's capture time.
@@ -123,6 +125,7 @@ impl Outputs {
         }
         Ok(Outputs {
             record_path: args.record.clone(),
+            record_at_start: args.record.is_some(),
             overwrite: args.overwrite,
             record_hud: args.record_hud,
             recorder: None,
@@ -199,6 +202,10 @@ impl Outputs {
 
     /// Each new processed frame: to the recorder and the PNG folder.
     pub fn on_frame(&mut self, p: &Processed, dets: &[Detection], labels: &[String]) {
+        // `--record` starts with the first frame, whose size the recording takes.
+        if std::mem::take(&mut self.record_at_start) {
+            self.toggle_recording(p.frame.image.width(), p.frame.image.height());
+        }
         if self.recorder.is_none() && self.save_frames.is_none() {
             return;
         }
@@ -312,11 +319,7 @@ fn headless(
     args: &LiveArgs,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
-    let first = pipeline.results.recv_timeout(Duration::from_secs(60));
-    let mut next = first.ok();
-    if let (Some(p), true) = (&next, args.record.is_some()) {
-        outputs.toggle_recording(p.frame.image.width(), p.frame.image.height());
-    }
+    let mut next = pipeline.results.recv_timeout(Duration::from_secs(60)).ok();
     let stdout = std::io::stdout();
     let mut n = 0u64;
     while let Some(p) = next {

@@ -135,7 +135,9 @@ pub fn run(
                     dirty = true;
                 }
                 Err(crossbeam_channel::TryRecvError::Disconnected) if !source_ended => {
+                    // The end of a file: its recording is complete; the last frame stays on screen.
                     source_ended = true;
+                    outputs.stop_recording();
                     dirty = true;
                 }
                 Err(_) => {}
