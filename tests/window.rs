@@ -19,7 +19,9 @@ struct Xvfb {
 
 impl Xvfb {
     fn start() -> Xvfb {
-        let n = 90 + std::process::id() % 100;
+        // A display of its own per test (tests of one binary run in parallel threads).
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = 90 + (std::process::id() % 100) * 4 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let display = format!(":{n}");
         let child = Command::new("Xvfb")
             .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
@@ -235,4 +237,46 @@ fn live_window_boxes_hud_slider_and_recording() {
     assert_eq!(probe.codec, "h264");
     assert!(probe.frames > 0);
     assert!((probe.duration - wall).abs() < 0.2 * wall, "duration {} vs {wall:.2} s recorded", probe.duration);
+}
+
+/// The window manager's close button, as the X11 message it sends (Xvfb has no window manager).
+const CLOSE_WINDOW_PY: &str = r#"
+import os, sys
+from Xlib import display, X, protocol
+d = display.Display(os.environ["DISPLAY"])
+w = d.create_resource_object("window", int(sys.argv[1]))
+proto, delete = d.intern_atom("WM_PROTOCOLS"), d.intern_atom("WM_DELETE_WINDOW")
+w.send_event(protocol.event.ClientMessage(window=w, client_type=proto, data=(32, [delete, X.CurrentTime, 0, 0, 0])))
+d.flush()
+"#;
+
+#[test]
+fn close_button_mid_recording_leaves_a_playable_file() {
+    let x = Xvfb::start();
+    let dir = scratch("close-button");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nasview"))
+        .args(["--source", "demo", "--record", "take.mp4", "--model", model("yolov12n_int8.onnx").to_str().unwrap()])
+        .env("DISPLAY", &x.display)
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Log::follow(&mut child);
+    log.wait_for("recording to take.mp4", 0, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(3));
+    let win = x.xdotool(&["search", "--sync", "--name", "^nasview$"]).lines().next().unwrap().to_string();
+    let python = crate::common::root().join(".venv/bin/python");
+    let sent = Command::new(&python)
+        .args(["-c", CLOSE_WINDOW_PY, &win])
+        .env("DISPLAY", &x.display)
+        .status()
+        .expect("the set-up venv's python (make setup)");
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let all = log.0.lock().unwrap().join("\n");
+    assert!(status.success(), "exit {status}:\n{all}");
+    assert!(all.contains("saved take.mp4"), "{all}");
+    let probe = crate::common::ffprobe(&dir.join("take.mp4"));
+    assert!(probe.codec == "h264" && probe.frames > 0, "{probe:?}");
 }
