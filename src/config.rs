@@ -97,7 +97,8 @@ pub struct BenchArgs {
 /// Options of the live viewer (the default command).
 #[derive(Args, Debug, Clone)]
 pub struct LiveArgs {
-    /// Camera index or name substring, `demo`, an image file or folder, or an MP4 file
+    /// Camera index or name substring, `demo`, an image file or folder, or an MP4 file.
+    /// `demo?fail-after=N`, `demo?stall-after=N` and `demo?camera` inject faults (try the failure handling)
     #[arg(long, default_value = "0", value_name = "SOURCE")]
     pub source: String,
     /// Camera resolution, e.g. 1280x720
