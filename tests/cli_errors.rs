@@ -195,3 +195,36 @@ fn a_recording_plays_back_as_a_source() {
         "the astronaut is found again"
     );
 }
+
+#[test]
+fn bench_json_has_the_documented_schema() {
+    let out = nasview(&[
+        "bench",
+        "--json",
+        "--frames",
+        "3",
+        "--source",
+        photo("").to_str().unwrap(),
+        "--model",
+        model("yolov12n.onnx").to_str().unwrap(),
+        "--model",
+        model("yolov12n_int8.onnx").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("exactly one JSON object");
+    let models = v["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    for (m, precision) in models.iter().zip(["fp32", "int8"]) {
+        let keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["model", "precision", "frames", "ms", "fps", "peak_rss_mb"]);
+        assert_eq!((m["precision"].as_str(), m["frames"].as_u64()), (Some(precision), Some(3)));
+        let stages: Vec<&str> = m["ms"].as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(stages, ["preprocess", "inference", "postprocess", "overlay", "encode"]);
+        for s in stages {
+            let (median, p95) = (m["ms"][s]["median"].as_f64().unwrap(), m["ms"][s]["p95"].as_f64().unwrap());
+            assert!(median >= 0.0 && p95 >= median, "{s}: {median} {p95}");
+        }
+        assert!(m["ms"]["inference"]["median"].as_f64().unwrap() > 0.0 && m["fps"].as_f64().unwrap() > 0.0);
+        assert!(m["peak_rss_mb"].as_f64().unwrap() > 10.0);
+    }
+}

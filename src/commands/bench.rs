@@ -81,7 +81,8 @@ fn load_frames(source: &str, n: usize) -> anyhow::Result<Vec<RgbImage>> {
 
 struct Runner {
     detector: Detector,
-    encoder: FrameEncoder,
+    /// Made for the size of the frames; made again (untimed) when a photo of another size comes.
+    encoder: Option<((u32, u32), FrameEncoder)>,
     samples: [Vec<f64>; 5],
     totals: Vec<f64>,
 }
@@ -97,8 +98,15 @@ impl Runner {
         let mut annotated = img.clone();
         overlay::draw_detections(&mut annotated, &dets, &self.detector.info.labels);
         let overlay = t_overlay.elapsed();
+        if self.encoder.as_ref().is_none_or(|(size, _)| *size != img.dimensions()) {
+            let enc =
+                FrameEncoder::new(img.width(), img.height(), 30.0).context("bench: cannot create the H.264 encoder")?;
+            self.encoder = Some((img.dimensions(), enc));
+        }
         let t_enc = Instant::now();
-        self.encoder.encode(&annotated)?;
+        if let Some((_, enc)) = &mut self.encoder {
+            enc.encode(&annotated)?;
+        }
         let encode = t_enc.elapsed();
         if record {
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -122,8 +130,7 @@ pub fn run(args: &BenchArgs, models: &[PathBuf], load: &LoadOptions, t: &Thresho
     for m in models {
         let detector = Detector::load(m, load)?;
         eprintln!("nasview bench: {}", detector.info.summary());
-        let encoder = FrameEncoder::new(w, h, 30.0).context("bench: cannot create the H.264 encoder")?;
-        runners.push(Runner { detector, encoder, samples: Default::default(), totals: Vec::new() });
+        runners.push(Runner { detector, encoder: None, samples: Default::default(), totals: Vec::new() });
     }
     // Interleaved, frame by frame, so drift of a noisy machine hits every model alike.
     for (i, img) in frames.iter().cycle().take(frames.len() + WARMUP).enumerate() {
