@@ -42,6 +42,26 @@ impl Xvfb {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Starts nasview on this display (logging what is on screen), with `dir` as its working folder.
+    fn launch(&self, args: &[&str], dir: &Path) -> (Child, Log) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_nasview"))
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .env("NASVIEW_LOG", "info")
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Log::follow(&mut child);
+        (child, log)
+    }
+
+    /// The id of nasview's window, waiting for it to appear.
+    fn window(&self) -> String {
+        self.xdotool(&["search", "--sync", "--name", "^nasview$"]).lines().next().unwrap().to_string()
+    }
+
     /// The window's client area as an image (screen grab cropped to the window geometry).
     fn grab(&self, geometry: (u32, u32, u32, u32)) -> RgbImage {
         let out = Command::new("sh")
@@ -129,20 +149,11 @@ fn box_sides(img: &RgbImage, colour: Rgb<u8>, min_run: u32) -> Vec<u32> {
 fn live_window_boxes_hud_slider_and_recording() {
     let x = Xvfb::start();
     let dir = scratch("window");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nasview"))
-        .args(["--source", "demo", "--model", model("yolov12n.onnx").to_str().unwrap()])
-        .env("DISPLAY", &x.display)
-        .env("NASVIEW_LOG", "info")
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = Log::follow(&mut child);
+    let (mut child, log) = x.launch(&["--source", "demo", "--model", model("yolov12n.onnx").to_str().unwrap()], &dir);
 
     // First frame on screen, then pause so the view holds still.
     log.wait_for("view frame=", 0, Duration::from_secs(60));
-    let win = x.xdotool(&["search", "--sync", "--name", "^nasview$"]).lines().next().unwrap().to_string();
+    let win = x.window();
     let geo = x.xdotool(&["getwindowgeometry", "--shell", &win]);
     let g = |k: &str| geo.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().parse::<u32>().unwrap();
     let geometry = (g("X"), g("Y"), g("WIDTH"), g("HEIGHT"));
@@ -254,18 +265,12 @@ d.flush()
 fn close_button_mid_recording_leaves_a_playable_file() {
     let x = Xvfb::start();
     let dir = scratch("close-button");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nasview"))
-        .args(["--source", "demo", "--record", "take.mp4", "--model", model("yolov12n_int8.onnx").to_str().unwrap()])
-        .env("DISPLAY", &x.display)
-        .current_dir(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = Log::follow(&mut child);
+    let m = model("yolov12n_int8.onnx");
+    let (mut child, log) =
+        x.launch(&["--source", "demo", "--record", "take.mp4", "--model", m.to_str().unwrap()], &dir);
     log.wait_for("recording to take.mp4", 0, Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(3));
-    let win = x.xdotool(&["search", "--sync", "--name", "^nasview$"]).lines().next().unwrap().to_string();
+    let win = x.window();
     let python = crate::common::root().join(".venv/bin/python");
     let sent = Command::new(&python)
         .args(["-c", CLOSE_WINDOW_PY, &win])

@@ -185,12 +185,11 @@ impl Detector {
         let precision = precision_of(&bytes);
         let cache = path.with_extension("trt-cache");
         let builder = || -> anyhow::Result<SessionBuilder> {
-            Session::builder(env)?
-                .with_intra_threads(opts.threads.max(1))
-                // Idle ORT threads would spin on the cores that capture, display and encoding need (and, in
-                // `bench`, on those of the other model): measured steadier, and no slower, without spinning.
-                .and_then(|b| b.with_intra_op_spinning(false))
-                .map_err(|e| anyhow::anyhow!("{e}"))
+            let ort_err = |e: ort::Error<SessionBuilder>| anyhow::anyhow!("{e}");
+            let b = Session::builder(env)?.with_intra_threads(opts.threads.max(1)).map_err(ort_err)?;
+            // Idle ORT threads would spin on the cores that capture, display and encoding need (and, in
+            // `bench`, on those of the other model): measured steadier, and no slower, without spinning.
+            b.with_intra_op_spinning(false).map_err(ort_err)
         };
         // Register the requested provider on its own first, so that its failure is told apart from a bad model.
         let eps = provider::providers(&opts.device, precision == Precision::Int8, cache);
