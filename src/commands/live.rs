@@ -41,7 +41,8 @@ fn ewma(old: f32, new: f32) -> f32 {
 }
 
 impl Rates {
-    pub fn on_result(&mut self, _p: &Processed) {
+    /// A new result reached the display.
+    pub fn on_result(&mut self) {
         let now = Instant::now();
         if let Some(prev) = self.last_result.replace(now) {
             let dt = (now - prev).as_secs_f32();
@@ -111,7 +112,6 @@ pub struct Outputs {
     recorder: Option<(Recorder, Instant, Option<Duration>)>,
     takes: u32,
     save_frames: Option<PathBuf>,
-    snapshots: u32,
     message: Option<String>,
     fps_hint: f32,
 }
@@ -131,7 +131,6 @@ impl Outputs {
             recorder: None,
             takes: 0,
             save_frames: args.save_frames.clone(),
-            snapshots: 0,
             message: None,
             fps_hint: args.fps.unwrap_or(30) as f32,
         })
@@ -228,7 +227,6 @@ impl Outputs {
     }
 
     pub fn snapshot(&mut self, p: &Processed, dets: &[Detection], labels: &[String]) {
-        self.snapshots += 1;
         let path = numbered_path(Path::new("nasview-snapshot.png"));
         match Self::annotate(p, dets, labels, false).save(&path) {
             Ok(()) => eprintln!("nasview: snapshot {}", path.display()),

@@ -125,7 +125,7 @@ pub fn run(
         if !view.paused {
             match pipeline.results.try_recv() {
                 Ok(p) => {
-                    rates.on_result(&p);
+                    rates.on_result();
                     view.current = Some(p);
                     view.reselect();
                     if let Some(p) = &view.current {
