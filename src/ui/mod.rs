@@ -223,6 +223,7 @@ fn draw(
     view.canvas.pixels_mut().for_each(|p| *p = Rgb([16, 16, 16]));
     let (_, scale) = overlay::style_for(ww, wh);
     let small = PxScale::from((scale.y * 0.85).max(13.0));
+    let mut shown: Vec<Detection> = Vec::new();
     if let Some(p) = &view.current {
         let img = &p.frame.image;
         let f = fit(img.width(), img.height(), ww, wh);
@@ -239,7 +240,7 @@ fn draw(
             &mut view.scratch,
         );
         // Boxes in window pixels, drawn after scaling so lines stay crisp.
-        let shown: Vec<Detection> = view
+        shown = view
             .dets
             .iter()
             .map(|d| Detection {
@@ -252,7 +253,6 @@ fn draw(
                 ..*d
             })
             .collect();
-        overlay::draw_detections(&mut view.canvas, &shown, &pipeline.info.labels);
     }
     let mut lines = rates.hud_lines(pipeline, view.current.as_ref(), view.dets.len());
     lines.push((
@@ -270,6 +270,8 @@ fn draw(
     }
     lines.push(("H: help".into(), hud::TEXT));
     hud::text_box(&mut view.canvas, font, small, 8, 8, &lines);
+    // Over the HUD panel: a label is worth more than the figures it may cover.
+    overlay::draw_detections(&mut view.canvas, &shown, &pipeline.info.labels);
     if let Some(secs) = outputs.recording_seconds() {
         hud::rec_badge(&mut view.canvas, font, small, secs);
     }
