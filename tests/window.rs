@@ -19,22 +19,18 @@ struct Xvfb {
 
 impl Xvfb {
     fn start() -> Xvfb {
-        // A display of its own per test (tests of one binary run in parallel threads).
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = 90 + (std::process::id() % 100) * 4 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let display = format!(":{n}");
-        let child = Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        // Xvfb picks a free display itself (-displayfd), stepping over the stale locks of killed servers,
+        // and writes its number once it accepts clients.
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("Xvfb runs (install it: `make setup` does)");
-        let socket = format!("/tmp/.X11-unix/X{n}");
-        let t0 = Instant::now();
-        while !Path::new(&socket).exists() {
-            assert!(t0.elapsed() < Duration::from_secs(10), "Xvfb did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Xvfb { child, display }
+        let mut number = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut number).unwrap();
+        assert!(!number.trim().is_empty(), "Xvfb did not start");
+        Xvfb { child, display: format!(":{}", number.trim()) }
     }
 
     fn xdotool(&self, args: &[&str]) -> String {
@@ -77,7 +73,8 @@ impl Xvfb {
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM, not SIGKILL: Xvfb then removes its lock file and socket.
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
     }
 }
