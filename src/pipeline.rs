@@ -72,64 +72,41 @@ impl Pipeline {
             result_dropped: result_tx.dropped(),
             ..Stats::default()
         });
-        let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
         let stats_inf = Arc::clone(&stats);
         let lossless = cfg.lossless;
-        let inference = spawn("inference", move || {
-            let loaded = Detector::load(&cfg.model, &cfg.load).and_then(|mut d| {
+        let (inference, info) = spawn_after_setup(
+            "inference",
+            move || {
+                let mut d = Detector::load(&cfg.model, &cfg.load)?;
                 if let Some(spec) = &cfg.classes {
                     d.class_filter = Some(labels::parse_class_filter(spec, &d.info.labels)?);
                 }
-                Ok(d)
-            });
-            let mut detector = match loaded {
-                Ok(d) => d,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return Ok(());
-                }
-            };
-            let _ = ready_tx.send(Ok(detector.info.clone()));
-            inference_loop(&mut detector, frame_rx, result_tx, &stats_inf, cfg.floor, lossless)
-        })?;
-        let info = match ready_rx.recv() {
-            Ok(Ok(info)) => info,
-            Ok(Err(e)) => {
-                let _ = inference.join();
-                return Err(e);
-            }
-            Err(_) => return Err(join_error(inference.join())),
-        };
+                let info = d.info.clone();
+                Ok(((d, cfg.floor), info))
+            },
+            move |(mut detector, floor)| {
+                inference_loop(&mut detector, frame_rx, result_tx, &stats_inf, floor, lossless)
+            },
+        )?;
         let captured = Arc::clone(&stats.captured);
         let stats_cap = Arc::clone(&stats);
-        let (opened_tx, opened_rx) = crossbeam_channel::bounded(1);
-        let capture = spawn("capture", move || {
-            let src = match source.open() {
-                Ok(s) => {
-                    let _ = opened_tx.send(Ok(s.describe()));
-                    s
+        let (capture, source_desc) = spawn_after_setup(
+            "capture",
+            move || {
+                let src = source.open()?;
+                let desc = src.describe();
+                Ok(((src, source), desc))
+            },
+            move |(src, source)| {
+                let r = capture_loop(&source, src, frame_tx, captured, &stats_cap.source_status, lossless);
+                if let Err(e) = &r {
+                    eprintln!("nasview: source failed: {e:#}");
+                    *stats_cap.source_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
                 }
-                Err(e) => {
-                    let _ = opened_tx.send(Err(e));
-                    return Ok(());
-                }
-            };
-            let r = capture_loop(&source, src, frame_tx, captured, &stats_cap.source_status, lossless);
-            if let Err(e) = &r {
-                eprintln!("nasview: source failed: {e:#}");
-                *stats_cap.source_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
-            }
-            r
-        })?;
+                r
+            },
+        )?;
         let threads = vec![capture, inference];
-        let source_desc = match opened_rx.recv() {
-            Ok(Ok(d)) => d,
-            Ok(Err(e)) => {
-                drop(results);
-                return Err(e);
-            }
-            Err(_) => "source".into(),
-        };
         Ok(Pipeline { results, stats, info, source_desc, threads })
     }
 
@@ -155,10 +132,34 @@ impl Pipeline {
     }
 }
 
-fn join_error(r: std::thread::Result<anyhow::Result<()>>) -> anyhow::Error {
-    match r {
-        Ok(Err(e)) => e,
-        _ => anyhow!("the inference thread stopped before the model loaded"),
+/// Starts a named thread that first sets itself up (loads the model, opens the source) and says how that
+/// went before it runs: the caller gets the set-up's error, or what the set-up announced.
+fn spawn_after_setup<S, A>(
+    name: &str,
+    setup: impl FnOnce() -> anyhow::Result<(S, A)> + Send + 'static,
+    run: impl FnOnce(S) -> anyhow::Result<()> + Send + 'static,
+) -> anyhow::Result<(JoinHandle<anyhow::Result<()>>, A)>
+where
+    A: Send + 'static,
+{
+    let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+    let handle = spawn(name, move || match setup() {
+        Ok((state, announce)) => {
+            let _ = ready_tx.send(Ok(announce));
+            run(state)
+        }
+        Err(e) => {
+            let _ = ready_tx.send(Err(e));
+            Ok(())
+        }
+    })?;
+    match ready_rx.recv() {
+        Ok(Ok(announce)) => Ok((handle, announce)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(match handle.join() {
+            Ok(Err(e)) => e,
+            _ => anyhow!("the {name} thread stopped before it was set up"),
+        }),
     }
 }
 
