@@ -18,14 +18,8 @@ fn any_f32() -> impl Strategy<Value = f32> {
 /// Decoded candidates as the detector would hand them on: mapped to the frame through a letterbox.
 fn select_all(raw: Vec<Detection>, frame: (u32, u32), rule: LetterboxRule, t: &Thresholds) -> Vec<Detection> {
     let lb = Letterbox::new(rule, frame.0, frame.1, 640, 640);
-    let mut dets: Vec<Detection> = raw
-        .into_iter()
-        .map(|d| {
-            let (x1, y1) = lb.frame_from_model(d.bbox[0], d.bbox[1]);
-            let (x2, y2) = lb.frame_from_model(d.bbox[2], d.bbox[3]);
-            Detection { bbox: [x1, y1, x2, y2], ..d }
-        })
-        .collect();
+    let mut dets: Vec<Detection> =
+        raw.into_iter().map(|d| Detection { bbox: lb.box_from_model(d.bbox), ..d }).collect();
     dets.sort_by(|a, b| b.score.total_cmp(&a.score));
     let c = Candidates {
         dets,

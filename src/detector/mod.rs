@@ -95,10 +95,8 @@ impl Candidates {
         } else {
             kept.extend(above.into_iter().take(limits.max_det));
         }
-        let (w, h) = (self.frame_w as f32, self.frame_h as f32);
         for d in &mut kept {
-            let b = d.bbox;
-            d.bbox = [b[0].clamp(0.0, w), b[1].clamp(0.0, h), b[2].clamp(0.0, w), b[3].clamp(0.0, h)];
+            d.bbox = preprocess::clip_box(d.bbox, self.frame_w, self.frame_h);
         }
         kept
     }
@@ -294,11 +292,7 @@ impl Detector {
             .raw
             .iter()
             .filter(|d| self.class_filter.as_ref().is_none_or(|c| c.contains(&d.class_id)))
-            .map(|d| {
-                let (x1, y1) = lb.frame_from_model(d.bbox[0], d.bbox[1]);
-                let (x2, y2) = lb.frame_from_model(d.bbox[2], d.bbox[3]);
-                Detection { bbox: [x1, y1, x2, y2], ..*d }
-            })
+            .map(|d| Detection { bbox: lb.box_from_model(d.bbox), ..*d })
             .collect();
         nms::sort_by_score(&mut dets);
         let limits = self.limits();

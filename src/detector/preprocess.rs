@@ -57,13 +57,19 @@ impl Letterbox {
         (x * s + self.pad_left as f32, y * s + self.pad_top as f32)
     }
 
-    /// A model-space box `[x1, y1, x2, y2]` in frame pixels, clipped to the frame.
-    pub fn box_to_frame(&self, b: [f32; 4]) -> [f32; 4] {
+    /// A model-space box `[x1, y1, x2, y2]` in frame pixels, not clipped: NMS runs on these, as
+    /// super-gradients' does, and clipping comes last ([`clip_box`]).
+    pub fn box_from_model(&self, b: [f32; 4]) -> [f32; 4] {
         let (x1, y1) = self.frame_from_model(b[0], b[1]);
         let (x2, y2) = self.frame_from_model(b[2], b[3]);
-        let (w, h) = (self.frame_w as f32, self.frame_h as f32);
-        [x1.clamp(0.0, w), y1.clamp(0.0, h), x2.clamp(0.0, w), y2.clamp(0.0, h)]
+        [x1, y1, x2, y2]
     }
+}
+
+/// A box clipped to a `width` x `height` frame.
+pub fn clip_box(b: [f32; 4], width: u32, height: u32) -> [f32; 4] {
+    let (w, h) = (width as f32, height as f32);
+    [b[0].clamp(0.0, w), b[1].clamp(0.0, h), b[2].clamp(0.0, w), b[3].clamp(0.0, h)]
 }
 
 /// Fixed-point scale of OpenCV's bilinear weights (`INTER_RESIZE_COEF_BITS` = 11).
@@ -265,7 +271,7 @@ mod tests {
             let (fx, fy) = lb.frame_from_model(mx, my);
             assert!((fx - 100.0).abs() < 1e-3 && (fy - 200.0).abs() < 1e-3);
             // A box running into the padding is clipped to the frame.
-            assert_eq!(lb.box_to_frame([-50.0, -50.0, 700.0, 700.0]), [0.0, 0.0, 451.0, 300.0]);
+            assert_eq!(clip_box(lb.box_from_model([-50.0, -50.0, 700.0, 700.0]), 451, 300), [0.0, 0.0, 451.0, 300.0]);
         }
     }
 
