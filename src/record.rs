@@ -455,6 +455,15 @@ pub(crate) mod tests {
         rec
     }
 
+    /// A finished 30-frame, 3 s recording cut to 60 % of its bytes, as a crash or a full disk leaves it.
+    pub(crate) fn truncated_recording(name: &str) -> PathBuf {
+        let path = temp_dir(name).join("cut.mp4");
+        record(&path, 320, 240, 30).finish().expect("finish");
+        let bytes = std::fs::read(&path).expect("read");
+        std::fs::write(&path, &bytes[..bytes.len() * 6 / 10]).expect("truncate");
+        path
+    }
+
     /// `ffprobe` of the first video stream: codec_name, width, height, nb_read_frames, duration.
     pub(crate) fn ffprobe(path: &Path) -> HashMap<String, String> {
         let out = Cmd::new("ffprobe")
@@ -539,10 +548,7 @@ pub(crate) mod tests {
 
     #[test]
     fn truncated_file_still_plays() {
-        let path = temp_dir("rec-trunc").join("cut.mp4");
-        record(&path, 320, 240, 30).finish().expect("finish");
-        let bytes = std::fs::read(&path).expect("read");
-        std::fs::write(&path, &bytes[..bytes.len() * 6 / 10]).expect("truncate");
+        let path = truncated_recording("rec-trunc");
         let probe = ffprobe(&path);
         assert_eq!(probe["codec_name"], "h264");
         let frames = num(&probe, "nb_read_frames");

@@ -363,7 +363,7 @@ fn fragment_samples(moov: &MoovBox, track: usize, moofs: &Fragments, file_len: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::tests::{frame, record, square_at, temp_dir, BACKGROUND, SIDE, SQUARE};
+    use crate::record::tests::{frame, record, square_at, temp_dir, truncated_recording, BACKGROUND, SIDE, SQUARE};
     use std::process::Command;
 
     /// Mean colour of a rectangle.
@@ -453,10 +453,7 @@ mod tests {
 
     #[test]
     fn reads_the_complete_fragments_of_a_truncated_recording() {
-        let path = temp_dir("video-trunc").join("cut.mp4");
-        record(&path, 320, 240, 30).finish().expect("finish");
-        let bytes = std::fs::read(&path).expect("read");
-        std::fs::write(&path, &bytes[..bytes.len() * 6 / 10]).expect("truncate");
+        let path = truncated_recording("video-trunc");
         let frames = read_all(&path);
         assert!((10..30).contains(&frames.len()), "{} frames", frames.len());
         assert!(frames.windows(2).all(|w| w[0].1 < w[1].1));
