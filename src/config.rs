@@ -1,133 +1,374 @@
-//! Command line (clap) -> one validated configuration per command (main thread, at start-up).
+//! Clap arguments -> one validated `Config` (main thread, at start-up): every value is checked here, once,
+//! and run-time code never sees a clap type.
 
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use clap::{Args, Parser, Subcommand};
 
-use crate::detector::provider::Device;
-use crate::detector::LoadOptions;
+use crate::cli::{self, Cli};
+use crate::detector::{LoadOptions, Thresholds};
+use crate::messages;
+use crate::record::naming::RecordTarget;
+use crate::source::{CameraRequest, Spec};
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "nasview",
-    version,
-    about = "Live object detection with quantized YOLO-NAS (and YOLOv8-v12) on a webcam, video or images",
-    after_help = "Without a command, nasview opens the live window on --source (camera 0 by default).\n\
-                  Keys: Up/Down conf, Left/Right IoU, Space pause, R record, S snapshot, H help, Q/Esc quit."
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    #[command(flatten)]
-    pub model: ModelArgs,
-    #[command(flatten)]
-    pub live: LiveArgs,
-}
+/// Confidence thresholds accepted by `--conf` and reached by the window's slider.
+pub const CONF_RANGE: RangeInclusive<f32> = 0.01..=0.99;
+/// IoU thresholds accepted by `--iou` and reached by the window's slider.
+pub const IOU_RANGE: RangeInclusive<f32> = 0.05..=0.95;
+/// Lowest confidence the window's slider reaches by default; candidates are kept down to it.
+pub const CONF_FLOOR: f32 = 0.05;
+/// `--fps` values that make sense for a camera, the demo or a slideshow.
+pub const FPS_RANGE: RangeInclusive<u32> = 1..=240;
+/// `--pixel-format` names the camera source understands.
+pub const PIXEL_FORMATS: [&str; 4] = ["mjpeg", "mjpg", "yuyv", "yuy2"];
 
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Detect objects in image files or folders (like super-gradients' `model.predict(img)`)
-    Detect(DetectArgs),
-    /// List cameras and their modes
-    Cameras,
-    /// Measure every pipeline stage on N frames, per model (give --model twice to compare, e.g. FP32 vs INT8)
-    Bench(BenchArgs),
-}
-
-/// Model and threshold options, shared by every command.
-#[derive(Args, Debug, Clone)]
-pub struct ModelArgs {
-    /// ONNX model [default: $NASVIEW_MODEL, else the first of models/yolo_nas_{s,m,l}_int8.onnx,
-    /// models/yolo_nas_{s,m,l}.onnx, models/yolov12n_int8.onnx, models/yolov12n.onnx]; `bench` takes several
-    #[arg(long, global = true, value_name = "FILE")]
-    pub model: Vec<PathBuf>,
-    /// Confidence threshold. For exports with embedded NMS this only filters what the graph returns
-    #[arg(long, global = true, default_value_t = 0.25, value_name = "0..1")]
-    pub conf: f32,
-    /// IoU threshold of NMS. Exports with embedded NMS keep the IoU baked in at export time
-    #[arg(long, global = true, default_value_t = 0.7, value_name = "0..1")]
-    pub iou: f32,
-    /// Only these classes, by name or id: `person,cup` or `0,41`
-    #[arg(long, global = true, value_name = "LIST")]
-    pub classes: Option<String>,
-    /// Class names, one per line (default: the model's metadata, else COCO-80)
-    #[arg(long, global = true, value_name = "FILE")]
-    pub labels: Option<PathBuf>,
-    /// Execution provider: cpu, cuda[:N] or tensorrt[:N]; falls back to CPU loudly when unavailable
-    #[arg(long, global = true, default_value = "cpu", value_name = "DEVICE")]
-    pub device: Device,
-    /// Exit (code 2) instead of falling back to CPU when --device is unavailable
-    #[arg(long, global = true)]
-    pub strict_device: bool,
-    /// Inference threads [default: the machine's cores]
-    #[arg(long, global = true, value_name = "N")]
-    pub threads: Option<usize>,
-    /// ONNX Runtime library (default: $ORT_DYLIB_PATH, else the one `make setup` installs in .venv)
-    #[arg(long, global = true, value_name = "FILE")]
+/// What to run, fully checked.
+#[derive(Debug)]
+pub struct Config {
+    /// `--ort-lib`: the ONNX Runtime library (None: $ORT_DYLIB_PATH, then the set-up venv).
     pub ort_lib: Option<PathBuf>,
+    pub command: Command,
 }
 
-#[derive(Args, Debug, Clone)]
-pub struct DetectArgs {
-    /// Image files or folders of images
-    #[arg(required = true, value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-    /// Write annotated copies into this folder
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Print one JSON object per image per line
-    #[arg(long)]
-    pub json: bool,
+#[derive(Debug)]
+pub enum Command {
+    Live(LiveConfig),
+    Detect(DetectConfig),
+    Bench(BenchConfig),
+    Cameras,
 }
 
-#[derive(Args, Debug, Clone)]
-pub struct BenchArgs {
-    /// Frames to measure: demo, an image, a folder of images or an MP4 file
-    #[arg(long, default_value = "demo")]
-    pub source: String,
-    /// Frames measured per model (after a 5-frame warm-up)
-    #[arg(long, default_value_t = 100)]
-    pub frames: usize,
-    /// Print one JSON object
-    #[arg(long)]
-    pub json: bool,
+/// The model and how its detections are chosen.
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    pub path: PathBuf,
+    pub load: LoadOptions,
+    /// `--classes`, checked for form here and against the model's labels once it has loaded.
+    pub classes: Option<ClassSpec>,
+    pub thresholds: Thresholds,
 }
 
-/// Options of the live viewer (the default command).
-#[derive(Args, Debug, Clone)]
-pub struct LiveArgs {
-    /// Camera index or name substring, `demo`, an image file or folder, or an MP4 file.
-    /// `demo?fail-after=N`, `demo?stall-after=N` and `demo?camera` inject faults (try the failure handling)
-    #[arg(long, default_value = "0", value_name = "SOURCE")]
-    pub source: String,
-    /// Camera resolution, e.g. 1280x720
-    #[arg(long, value_name = "WxH")]
-    pub resolution: Option<String>,
-    /// Camera frame rate
-    #[arg(long, value_name = "N")]
-    pub fps: Option<u32>,
-    /// Camera pixel format: mjpeg or yuyv
-    #[arg(long, value_name = "FORMAT")]
-    pub pixel_format: Option<String>,
-    /// Record annotated video (H.264 MP4) from the start
-    #[arg(long, value_name = "FILE.mp4")]
-    pub record: Option<PathBuf>,
-    /// Replace an existing recording instead of numbering a new one
-    #[arg(long)]
-    pub overwrite: bool,
-    /// Draw the HUD into the recording too
-    #[arg(long)]
-    pub record_hud: bool,
-    /// Write each annotated frame as a PNG into this folder
-    #[arg(long, value_name = "DIR")]
-    pub save_frames: Option<PathBuf>,
-    /// No window: print one JSON object per processed frame
-    #[arg(long)]
+#[derive(Debug)]
+pub struct LiveConfig {
+    pub model: ModelConfig,
+    pub source: Spec,
     pub headless: bool,
-    /// Stop after this many processed frames
-    #[arg(long, value_name = "N")]
     pub max_frames: Option<u64>,
+    pub record: Option<RecordTarget>,
+    pub overwrite: bool,
+    pub record_hud: bool,
+    pub save_frames: Option<PathBuf>,
+    /// The encoder's nominal rate (rate control only; frames keep their own times).
+    pub fps_hint: f32,
+}
+
+#[derive(Debug)]
+pub struct DetectConfig {
+    pub model: ModelConfig,
+    /// Every image, in order, without repeats.
+    pub files: Vec<PathBuf>,
+    pub out: Option<OutDir>,
+    pub json: bool,
+}
+
+/// Where `detect --out` writes: the folder, and each input's target inside it (sub-folders mirrored).
+#[derive(Debug)]
+pub struct OutDir {
+    pub dir: PathBuf,
+    /// Same order as `DetectConfig::files`.
+    pub targets: Vec<PathBuf>,
+    pub overwrite: bool,
+}
+
+#[derive(Debug)]
+pub struct BenchConfig {
+    pub models: Vec<PathBuf>,
+    pub load: LoadOptions,
+    pub thresholds: Thresholds,
+    pub source: Spec,
+    pub source_name: String,
+    pub frames: usize,
+    pub json: bool,
+}
+
+/// One entry of `--classes`: a class id or a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClassRef {
+    Id(usize),
+    Name(String),
+}
+
+/// `--classes person,cup,15`, checked for form; `resolve` checks it against a model's labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassSpec(pub Vec<ClassRef>);
+
+impl ClassSpec {
+    pub fn parse(spec: &str) -> anyhow::Result<ClassSpec> {
+        let items: Vec<&str> = spec.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        if items.is_empty() {
+            bail!("--classes {spec:?} names no class: give names or ids, e.g. --classes person,cup or --classes 0,41");
+        }
+        Ok(ClassSpec(
+            items
+                .into_iter()
+                .map(|i| i.parse::<usize>().map(ClassRef::Id).unwrap_or_else(|_| ClassRef::Name(i.to_string())))
+                .collect(),
+        ))
+    }
+
+    /// Sorted class ids; an unknown name or an id the model does not have is an error that lists what is valid.
+    pub fn resolve(&self, labels: &[String]) -> anyhow::Result<Vec<usize>> {
+        let valid = || {
+            let known: Vec<&str> = labels.iter().map(String::as_str).take(12).collect();
+            format!(
+                "this model has {} classes: ids 0..{} or names ({}{})",
+                labels.len(),
+                labels.len().saturating_sub(1),
+                known.join(", "),
+                if labels.len() > 12 { ", ..." } else { "" }
+            )
+        };
+        let mut ids = Vec::new();
+        for item in &self.0 {
+            match item {
+                ClassRef::Id(id) if *id < labels.len() => ids.push(*id),
+                ClassRef::Id(id) => bail!("--classes {id}: no such class id; {}", valid()),
+                ClassRef::Name(name) => match labels.iter().position(|l| l.eq_ignore_ascii_case(name)) {
+                    Some(id) => ids.push(id),
+                    None => bail!("--classes {name:?}: no such class; {}", valid()),
+                },
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+}
+
+fn check_range<T: PartialOrd + std::fmt::Display>(flag: &str, v: T, range: &RangeInclusive<T>) -> anyhow::Result<()> {
+    if !range.contains(&v) {
+        bail!("{flag} {v} is outside {}..{}: give a value in that range", range.start(), range.end());
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Checks every argument once and builds the configuration of the chosen command.
+    pub fn from_cli(cli: Cli) -> anyhow::Result<Config> {
+        let Cli { command, model, live } = cli;
+        let ort_lib = model.ort_lib.clone();
+        let command = match command {
+            Some(cli::Command::Cameras) => Command::Cameras,
+            Some(cli::Command::Bench(args)) => {
+                let (load, thresholds) = load_options(&model)?;
+                let models = if model.model.is_empty() { vec![resolve_model(None)?] } else { model.model.clone() };
+                if args.frames == 0 {
+                    bail!("--frames 0: bench needs at least 1 frame");
+                }
+                let source = Spec::parse(&args.source, &CameraRequest::default(), None)?;
+                if !source.every_frame_matters() {
+                    bail!("bench needs a repeatable source: demo, an image, a folder of images or an MP4 file");
+                }
+                Command::Bench(BenchConfig {
+                    models,
+                    load,
+                    thresholds,
+                    source,
+                    source_name: args.source,
+                    frames: args.frames,
+                    json: args.json,
+                })
+            }
+            Some(cli::Command::Detect(args)) => Command::Detect(detect_config(&model, args)?),
+            None => Command::Live(live_config(&model, live)?),
+        };
+        Ok(Config { ort_lib, command })
+    }
+}
+
+fn load_options(m: &cli::ModelArgs) -> anyhow::Result<(LoadOptions, Thresholds)> {
+    check_range("--conf", m.conf, &CONF_RANGE)?;
+    check_range("--iou", m.iou, &IOU_RANGE)?;
+    if let Some(f) = &m.labels {
+        if !f.is_file() {
+            bail!("labels file {} not found: pass a text file with one class name per line", f.display());
+        }
+    }
+    let threads = match m.threads {
+        Some(0) => bail!("--threads 0: give at least 1 (or leave it out to use every core)"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    let load = LoadOptions {
+        device: m.device.clone(),
+        strict_device: m.strict_device,
+        threads,
+        labels_file: m.labels.clone(),
+    };
+    Ok((load, Thresholds { conf: m.conf, iou: m.iou }))
+}
+
+fn model_config(m: &cli::ModelArgs) -> anyhow::Result<ModelConfig> {
+    let (load, thresholds) = load_options(m)?;
+    let path = match &m.model[..] {
+        [] => resolve_model(None)?,
+        [one] => one.clone(),
+        _ => bail!("--model is given {} times; only `nasview bench` compares several models", m.model.len()),
+    };
+    let classes = m.classes.as_deref().map(ClassSpec::parse).transpose()?;
+    Ok(ModelConfig { path, load, classes, thresholds })
+}
+
+fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveConfig> {
+    let model = model_config(m)?;
+    if live.max_frames == Some(0) {
+        bail!("--max-frames 0: give at least 1 (or leave it out to run until the source ends)");
+    }
+    if let Some(fps) = live.fps {
+        check_range("--fps", fps, &FPS_RANGE)?;
+    }
+    if let Some(f) = &live.pixel_format {
+        if !PIXEL_FORMATS.contains(&f.to_ascii_lowercase().as_str()) {
+            bail!("unknown --pixel-format {f:?}: use mjpeg or yuyv");
+        }
+    }
+    let resolution = live.resolution.as_deref().map(parse_resolution).transpose()?;
+    let camera = CameraRequest { resolution, fps: live.fps, pixel_format: live.pixel_format.clone() };
+    let source = Spec::parse(&live.source, &camera, live.fps)?;
+    // Options that do not apply to this source are said, not silently ignored.
+    if !matches!(source, Spec::Camera { .. }) {
+        for (flag, given) in
+            [("--resolution", live.resolution.is_some()), ("--pixel-format", live.pixel_format.is_some())]
+        {
+            if given {
+                messages::warn(&format!("{flag} applies to cameras only; ignored for --source {}", live.source));
+            }
+        }
+    }
+    if matches!(source, Spec::Video(_)) && live.fps.is_some() {
+        messages::warn("--fps is ignored for a video file: it plays at its own frame rate");
+    }
+    let record = live.record.as_deref().map(RecordTarget::from_arg).transpose()?;
+    if let Some(dir) = &live.save_frames {
+        check_frames_folder(dir)?;
+    }
+    let fps_hint = match &source {
+        Spec::Demo { fps, .. } => *fps as f32,
+        _ => live.fps.unwrap_or(30) as f32,
+    };
+    Ok(LiveConfig {
+        model,
+        source,
+        headless: live.headless,
+        max_frames: live.max_frames,
+        record,
+        overwrite: live.overwrite,
+        record_hud: live.record_hud,
+        save_frames: live.save_frames,
+        fps_hint,
+    })
+}
+
+/// `--save-frames DIR`: created when missing; one holding frames of an earlier run is refused, since the new
+/// frames would replace them.
+fn check_frames_folder(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create --save-frames folder {}; pass a writable folder", dir.display()))?;
+    let earlier = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read --save-frames folder {}", dir.display()))?
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("frame_"));
+    if earlier {
+        bail!(
+            "--save-frames {} already holds frame_*.png files of an earlier run, which new frames would replace; \
+             pass a new or empty folder",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn detect_config(m: &cli::ModelArgs, args: cli::DetectArgs) -> anyhow::Result<DetectConfig> {
+    let model = model_config(m)?;
+    let mut files = expand_paths(&args.paths)?;
+    // The same file given twice (or through two paths) is run once.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
+    let out = match args.out {
+        Some(dir) => {
+            let targets = plan_outputs(&files, &dir)?;
+            Some(OutDir { dir, targets, overwrite: args.overwrite })
+        }
+        None => None,
+    };
+    Ok(DetectConfig { model, files, out, json: args.json })
+}
+
+/// The annotated copy of each input inside `out`, at its path relative to the inputs' common folder (so
+/// `a/x.jpg` and `b/x.jpg` stay apart). An `out` that would put a copy on an input (it is the inputs'
+/// folder) is refused with advice.
+pub fn plan_outputs(files: &[PathBuf], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if out.exists() && !out.is_dir() {
+        bail!("--out {} is a file, not a folder: pass a folder for the annotated copies", out.display());
+    }
+    let absolute: Vec<PathBuf> = files
+        .iter()
+        .map(|f| std::fs::canonicalize(f).with_context(|| format!("cannot find {}", f.display())))
+        .collect::<anyhow::Result<_>>()?;
+    let common = absolute
+        .iter()
+        .filter_map(|f| f.parent())
+        .fold(None::<PathBuf>, |acc, dir| match acc {
+            None => Some(dir.to_path_buf()),
+            Some(a) => Some(a.ancestors().find(|c| dir.starts_with(c)).unwrap_or(Path::new("/")).to_path_buf()),
+        })
+        .unwrap_or_default();
+    let out_abs = absolute_path(out)?;
+    let targets: Vec<PathBuf> =
+        absolute.iter().map(|f| out.join(annotated_name(f.strip_prefix(&common).unwrap_or(f)))).collect();
+    let hits_input = targets.iter().any(|t| absolute_path(t).is_ok_and(|t| absolute.contains(&t)));
+    if out_abs == common || hits_input {
+        let name = out.display().to_string();
+        let name = name.trim_end_matches('/');
+        bail!(
+            "--out {name} is the folder of the input images: the annotated copies would replace them; \
+             pass another folder, e.g. --out {name}/annotated or --out {name}-annotated"
+        );
+    }
+    Ok(targets)
+}
+
+/// An absolute path without resolving a last part that does not exist yet.
+fn absolute_path(p: &Path) -> anyhow::Result<PathBuf> {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return Ok(c);
+    }
+    let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+        return Ok(std::env::current_dir()?.join(p));
+    };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    Ok(absolute_path(parent)?.join(name))
+}
+
+/// `photo.jpg` -> `photo.jpg` (same name, so the out folder mirrors the input), PNG for other formats.
+pub fn annotated_name(path: &Path) -> PathBuf {
+    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("jpg" | "jpeg" | "png") => path.to_path_buf(),
+        _ => {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".png");
+            PathBuf::from(name)
+        }
+    }
+}
+
+pub fn parse_resolution(s: &str) -> anyhow::Result<(u32, u32)> {
+    let (w, h) = s.split_once(['x', 'X']).with_context(|| format!("--resolution {s:?}: use WxH, e.g. 1280x720"))?;
+    match (w.parse(), h.parse()) {
+        (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h)),
+        _ => bail!("--resolution {s:?}: use WxH, e.g. 1280x720"),
+    }
 }
 
 /// Project folders searched for the default model, in order.
@@ -170,42 +411,6 @@ pub fn resolve_model(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     )
 }
 
-impl ModelArgs {
-    /// The one model of commands other than `bench`.
-    pub fn single_model(&self) -> anyhow::Result<PathBuf> {
-        match &self.model[..] {
-            [] => resolve_model(None),
-            [one] => Ok(one.clone()),
-            _ => bail!("--model is given {} times; only `nasview bench` compares several models", self.model.len()),
-        }
-    }
-
-    /// Checks thresholds and builds the detector options.
-    pub fn validate(&self) -> anyhow::Result<LoadOptions> {
-        for (name, v) in [("--conf", self.conf), ("--iou", self.iou)] {
-            if !(0.0..=1.0).contains(&v) {
-                bail!("{name} {v} is outside 0..1");
-            }
-        }
-        if let Some(f) = &self.labels {
-            if !f.is_file() {
-                bail!("labels file {} not found: pass a text file with one class name per line", f.display());
-            }
-        }
-        let threads = match self.threads {
-            Some(0) => bail!("--threads must be at least 1"),
-            Some(n) => n,
-            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        };
-        Ok(LoadOptions {
-            device: self.device.clone(),
-            strict_device: self.strict_device,
-            threads,
-            labels_file: self.labels.clone(),
-        })
-    }
-}
-
 /// Collects image files from files and folders (folders: supported extensions, sorted, not recursive).
 pub fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
@@ -222,8 +427,10 @@ pub fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                 bail!("folder {} has no images (.jpg, .jpeg, .png, .bmp, .webp, .gif, .tif)", p.display());
             }
             out.extend(files);
-        } else {
+        } else if p.exists() {
             out.push(p.clone());
+        } else {
+            bail!("{} does not exist: pass image files or folders of images", p.display());
         }
     }
     Ok(out)
@@ -232,4 +439,85 @@ pub fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 pub fn is_image_name(p: &Path) -> bool {
     let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png" | "bmp" | "webp" | "gif" | "tif" | "tiff"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::labels::COCO80;
+    use clap::Parser;
+
+    fn coco() -> Vec<String> {
+        COCO80.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn config(args: &[&str]) -> anyhow::Result<Config> {
+        let mut argv = vec!["nasview", "--model", "m.onnx"];
+        argv.extend_from_slice(args);
+        Config::from_cli(Cli::try_parse_from(argv)?)
+    }
+
+    fn error(args: &[&str]) -> String {
+        format!("{:#}", config(args).expect_err("must be refused"))
+    }
+
+    #[test]
+    fn class_filter_by_name_or_id_with_the_valid_range() {
+        let spec = ClassSpec::parse("cup, person,0").unwrap();
+        assert_eq!(spec.resolve(&coco()).unwrap(), vec![0, 41]);
+        let err = ClassSpec::parse("unicorn").unwrap().resolve(&coco()).unwrap_err().to_string();
+        assert!(err.contains("\"unicorn\": no such class") && err.contains("ids 0..79") && err.contains("person"));
+        let err = ClassSpec::parse("999").unwrap().resolve(&coco()).unwrap_err().to_string();
+        assert!(err.contains("--classes 999: no such class id") && err.contains("80 classes: ids 0..79"), "{err}");
+        for empty in ["", " , "] {
+            assert!(ClassSpec::parse(empty).unwrap_err().to_string().contains("names no class"));
+        }
+    }
+
+    #[test]
+    fn each_bad_flag_is_refused_with_what_is_allowed() {
+        assert!(error(&["--source", "demo", "--max-frames", "0"]).contains("--max-frames 0: give at least 1"));
+        assert!(error(&["--source", "demo", "--fps", "0"]).contains("--fps 0 is outside 1..240"));
+        assert!(error(&["--source", "demo", "--pixel-format", "bogus"]).contains("use mjpeg or yuyv"));
+        assert!(error(&["--source", "demo", "--conf", "1.5"]).contains("--conf 1.5 is outside 0.01..0.99"));
+        assert!(error(&["--source", "demo", "--iou", "0.99"]).contains("--iou 0.99 is outside 0.05..0.95"));
+        assert!(error(&["--source", "demo", "--classes", ""]).contains("names no class"));
+        assert!(error(&["--source", "demo", "--threads", "0"]).contains("--threads 0"));
+        assert!(error(&["--source", "demo", "--resolution", "12x"]).contains("use WxH"));
+        assert!(error(&["--source", "demo", "--record", "/dev/null"]).contains("not a regular file"));
+        assert!(error(&["bench", "--frames", "0"]).contains("--frames 0"));
+        // Inside the ranges: accepted, the same for the window and headless.
+        let ok = config(&["--source", "demo", "--conf", "0.01", "--iou", "0.95", "--fps", "5"]).unwrap();
+        let Command::Live(live) = ok.command else { panic!("live") };
+        assert_eq!(live.model.thresholds, Thresholds { conf: 0.01, iou: 0.95 });
+        assert!(matches!(live.source, Spec::Demo { fps: 5, .. }));
+    }
+
+    #[test]
+    fn out_mirrors_sub_folders_and_refuses_the_input_folder() {
+        let dir = crate::testing::temp_dir("plan-outputs");
+        for sub in ["a", "b"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+            std::fs::write(dir.join(sub).join("x.jpg"), b"x").unwrap();
+        }
+        std::fs::write(dir.join("a").join("y.gif"), b"y").unwrap();
+        let files = [dir.join("a/x.jpg"), dir.join("b/x.jpg"), dir.join("a/y.gif")];
+        let out = dir.join("out");
+        assert_eq!(
+            plan_outputs(&files, &out).unwrap(),
+            [out.join("a/x.jpg"), out.join("b/x.jpg"), out.join("a/y.gif.png")]
+        );
+        // One folder of inputs: its files land directly in --out.
+        let a = [dir.join("a/x.jpg")];
+        assert_eq!(plan_outputs(&a, &out).unwrap(), [out.join("x.jpg")]);
+        // --out is the inputs' folder (also when spelled differently): refused.
+        for same in [dir.join("a"), dir.join("b/../a")] {
+            let err = plan_outputs(&a, &same).unwrap_err().to_string();
+            assert!(err.contains("would replace them") && err.contains("annotated"), "{err}");
+        }
+        // The folder holding both input folders is their common folder: the copies would be the inputs.
+        assert!(plan_outputs(&files[..2], &dir).is_err());
+        // A folder that contains the input folder is fine: no copy lands on an input.
+        assert_eq!(plan_outputs(&a, &dir).unwrap(), [dir.join("x.jpg")]);
+    }
 }

@@ -1,12 +1,23 @@
 //! nasview: live object detection with quantized YOLO-NAS; the library behind the binary and its tests.
+//!
+//! Stages, in the order a frame meets them: `source` (capture thread) -> `detector` (inference thread, run by
+//! `pipeline`) -> `consumer` (main thread: selection, per-frame steps) -> `outputs` (recording via `record`,
+//! PNG frames, JSON lines) and a presenter (`ui` window or headless). `cli` and `config` turn the command
+//! line into one validated `Config`; `messages` is the one path for what the user is told.
 
 pub mod channel;
+pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod consumer;
 pub mod detector;
+pub mod messages;
+pub mod outputs;
 pub mod overlay;
 pub mod pipeline;
 pub mod record;
 pub mod runtime;
 pub mod source;
+#[doc(hidden)]
+pub mod testing;
 pub mod ui;

@@ -1,4 +1,5 @@
-//! Draws boxes and `label score` tags into a frame (inference/UI/recorder threads; pure, always clipped).
+//! What is drawn over a frame (main thread): the `Scene` (boxes and `label score` tags) and text panels,
+//! drawn the same way into the window and into recordings; pure, always clipped.
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use image::{Rgb, RgbImage};
@@ -14,6 +15,9 @@ pub fn font() -> FontRef<'static> {
     // The bundled file is checked by a unit test; parsing it cannot fail at run time.
     FontRef::try_from_slice(FONT_BYTES).expect("bundled DejaVu Sans parses")
 }
+
+/// Colour of HUD text, on screen and in recordings.
+pub const TEXT: Rgb<u8> = Rgb([255, 255, 255]);
 
 /// Twenty well-separated colours; class `i` gets `PALETTE[i % 20]`.
 pub const PALETTE: [[u8; 3]; 20] = [
@@ -76,6 +80,39 @@ pub fn style_for(width: u32, height: u32) -> (i32, PxScale) {
     ((short / 320.0).round().max(1.0) as i32 + 1, PxScale::from((short / 32.0).clamp(13.0, 28.0)))
 }
 
+/// Everything drawn over one frame, in frame pixels. The window and the recording both draw it with
+/// `draw_scene`, so what one shows the other records: a tracker's IDs and trails or a counting line are
+/// new fields here, drawn in `draw_scene`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scene {
+    /// Best first.
+    pub detections: Vec<Detection>,
+}
+
+/// From frame pixels to the pixels of the image drawn into: `scale` then `offset` (the window's fit).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Mapping {
+    pub scale: f32,
+    pub offset: (f32, f32),
+}
+
+impl Mapping {
+    pub const IDENTITY: Mapping = Mapping { scale: 1.0, offset: (0.0, 0.0) };
+
+    pub fn apply(&self, b: [f32; 4]) -> [f32; 4] {
+        let (s, (x, y)) = (self.scale, self.offset);
+        [b[0] * s + x, b[1] * s + y, b[2] * s + x, b[3] * s + y]
+    }
+}
+
+/// Draws a scene into `img` (the frame itself, or the window canvas through `to_img`). Line and text sizes
+/// follow the size of `img`, so they read the same in a recording and on screen.
+pub fn draw_scene(img: &mut RgbImage, scene: &Scene, labels: &[String], to_img: Mapping) {
+    let dets: Vec<Detection> =
+        scene.detections.iter().map(|d| Detection { bbox: to_img.apply(d.bbox), ..*d }).collect();
+    draw_detections(img, &dets, labels);
+}
+
 /// Draws every detection: a box in its class colour and a `label score` tag above it (inside the box
 /// when there is no room above).
 pub fn draw_detections(img: &mut RgbImage, dets: &[Detection], labels: &[String]) {
@@ -96,6 +133,30 @@ pub fn draw_detections(img: &mut RgbImage, dets: &[Detection], labels: &[String]
         let th = scale.y.ceil() as i32 + 4;
         let ty = if y1 - th >= 0 { y1 - th } else { y1 };
         draw_tag(img, &font, scale, x1, ty, &text, colour);
+    }
+}
+
+/// Darkens a rectangle so text on top reads on any frame.
+pub fn shade(img: &mut RgbImage, x: i32, y: i32, w: u32, h: u32) {
+    let (iw, ih) = (img.width() as i32, img.height() as i32);
+    for yy in y.max(0)..(y + h as i32).min(ih) {
+        for xx in x.max(0)..(x + w as i32).min(iw) {
+            let p = img.get_pixel_mut(xx as u32, yy as u32);
+            p.0 = p.0.map(|c| c / 3);
+        }
+    }
+}
+
+/// Draws lines of text in a shaded box at `x, y`; each line has its colour.
+pub fn text_box(img: &mut RgbImage, font: &FontRef, scale: PxScale, x: i32, y: i32, lines: &[(String, Rgb<u8>)]) {
+    if lines.is_empty() {
+        return;
+    }
+    let line_h = scale.y.ceil() as i32 + 3;
+    let w = lines.iter().map(|(t, _)| text_width(font, scale, t)).fold(0.0, f32::max).ceil() as u32 + 12;
+    shade(img, x, y, w, (line_h * lines.len() as i32 + 8) as u32);
+    for (i, (t, colour)) in lines.iter().enumerate() {
+        draw_text_mut(img, *colour, x + 6, y + 4 + i as i32 * line_h, scale, font, t);
     }
 }
 
@@ -126,5 +187,19 @@ mod tests {
         assert!((20..60).any(|x| (25..40).any(|y| img.get_pixel(x, y) == &class_colour(0))));
         // The second tag is pushed left and down to fit: its background fills the top-right corner.
         assert_eq!(img.get_pixel(99, 0), &class_colour(3));
+    }
+
+    #[test]
+    fn a_scene_is_drawn_through_a_mapping() {
+        let labels = vec!["person".to_string()];
+        let scene = Scene { detections: vec![Detection { class_id: 0, score: 0.9, bbox: [10.0, 20.0, 30.0, 40.0] }] };
+        let mut img = RgbImage::from_pixel(200, 200, Rgb([0, 0, 0]));
+        // Twice the size, 5 px right: the left edge lands at x = 25, from y = 45 to 85.
+        draw_scene(&mut img, &scene, &labels, Mapping { scale: 2.0, offset: (5.0, 5.0) });
+        assert_eq!(img.get_pixel(25, 60), &class_colour(0));
+        assert_eq!(img.get_pixel(45, 60), &Rgb([0, 0, 0]), "inside stays untouched");
+        let mut same = RgbImage::from_pixel(200, 200, Rgb([0, 0, 0]));
+        draw_scene(&mut same, &scene, &labels, Mapping::IDENTITY);
+        assert_eq!(same.get_pixel(10, 30), &class_colour(0));
     }
 }

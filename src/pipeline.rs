@@ -1,6 +1,5 @@
 //! The threads: capture -> newest-frame channel -> inference (owns the ort session) -> newest-result channel.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -9,8 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 
 use crate::channel::{newest, NewestReceiver, NewestSender};
-use crate::detector::{labels, Candidates, Detector, LoadOptions, ModelInfo, StageTimes};
-use crate::source::{capture_loop, Frame, Spec, Status};
+use crate::config::ModelConfig;
+use crate::detector::{Candidates, Detector, ModelInfo, StageTimes};
+use crate::source::{capture_loop, Frame, SharedState, Spec};
 
 /// One frame with the candidates computed on it: the UI draws both together, so boxes never drift.
 pub struct Processed {
@@ -19,6 +19,8 @@ pub struct Processed {
     pub times: StageTimes,
     /// Sequence number of the newest captured frame when inference took this one.
     pub newest_seq_at_pickup: u64,
+    /// The inference settings this frame was processed with.
+    pub settings: InferenceSettings,
 }
 
 /// Counters the HUD, the headless output and the tests read.
@@ -30,19 +32,42 @@ pub struct Stats {
     /// Results replaced before the display took them.
     pub result_dropped: Arc<AtomicU64>,
     pub processed: AtomicU64,
-    /// Why the source stopped, when it failed.
-    pub source_error: Mutex<Option<String>>,
-    /// What the capture thread is doing about a failing camera (retrying, back).
-    pub source_status: Status,
+    /// What the capture thread is doing with its source (running, reconnecting, ended, failed).
+    pub source: SharedState,
+}
+
+/// Settings of the inference thread that the presenter may change while it runs (the window's keys): the
+/// inference loop reads them once per frame, so a change applies from the next frame on, and each
+/// `Processed` says which settings made it. New settings (tiles on/off, a zoom region) are new fields here,
+/// sent from the window as `consumer::Action::SetInference`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferenceSettings {
+    /// Candidates are kept above this confidence so the slider can move without a new inference.
+    pub floor: f32,
+}
+
+/// The one copy of the settings, shared by the consumer (writes) and the inference thread (reads).
+#[derive(Clone)]
+pub struct SettingsHandle(Arc<Mutex<InferenceSettings>>);
+
+impl SettingsHandle {
+    pub fn new(settings: InferenceSettings) -> SettingsHandle {
+        SettingsHandle(Arc::new(Mutex::new(settings)))
+    }
+
+    pub fn get(&self) -> InferenceSettings {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set(&self, settings: InferenceSettings) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+    }
 }
 
 pub struct PipelineConfig {
-    pub model: PathBuf,
-    pub load: LoadOptions,
-    /// `--classes` as given; resolved against the model's labels once it has loaded.
-    pub classes: Option<String>,
-    /// Candidates are kept above this confidence so the slider can move without a new inference.
-    pub floor: f32,
+    pub model: ModelConfig,
+    /// The inference settings at start.
+    pub settings: InferenceSettings,
     /// Every frame is processed (files in headless mode) instead of the newest only.
     pub lossless: bool,
 }
@@ -52,7 +77,17 @@ pub struct Pipeline {
     pub stats: Arc<Stats>,
     pub info: ModelInfo,
     pub source_desc: String,
+    pub settings: SettingsHandle,
     threads: Vec<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Loads the model and applies `--classes` to its labels: the one way every command gets its detector.
+pub fn load_detector(model: &ModelConfig) -> anyhow::Result<Detector> {
+    let mut d = Detector::load(&model.path, &model.load)?;
+    if let Some(spec) = &model.classes {
+        d.class_filter = Some(spec.resolve(&d.info.labels)?);
+    }
+    Ok(d)
 }
 
 fn spawn<F>(name: &str, f: F) -> anyhow::Result<JoinHandle<anyhow::Result<()>>>
@@ -74,19 +109,16 @@ impl Pipeline {
         });
         let stats_inf = Arc::clone(&stats);
         let lossless = cfg.lossless;
+        let settings = SettingsHandle::new(cfg.settings);
+        let settings_inf = settings.clone();
         let (inference, info) = spawn_after_setup(
             "inference",
             move || {
-                let mut d = Detector::load(&cfg.model, &cfg.load)?;
-                if let Some(spec) = &cfg.classes {
-                    d.class_filter = Some(labels::parse_class_filter(spec, &d.info.labels)?);
-                }
+                let d = load_detector(&cfg.model)?;
                 let info = d.info.clone();
-                Ok(((d, cfg.floor), info))
+                Ok((d, info))
             },
-            move |(mut detector, floor)| {
-                inference_loop(&mut detector, frame_rx, result_tx, &stats_inf, floor, lossless)
-            },
+            move |mut detector| inference_loop(&mut detector, frame_rx, result_tx, &stats_inf, &settings_inf, lossless),
         )?;
         let captured = Arc::clone(&stats.captured);
         let stats_cap = Arc::clone(&stats);
@@ -97,17 +129,13 @@ impl Pipeline {
                 let desc = src.describe();
                 Ok(((src, source), desc))
             },
+            // The error is returned, not printed: `join` hands it to the top level, which says it once.
             move |(src, source)| {
-                let r = capture_loop(&source, src, frame_tx, captured, &stats_cap.source_status, lossless);
-                if let Err(e) = &r {
-                    eprintln!("nasview: source failed: {e:#}");
-                    *stats_cap.source_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{e:#}"));
-                }
-                r
+                capture_loop(&source, src, frame_tx, captured, &stats_cap.source, lossless).context("source failed")
             },
         )?;
         let threads = vec![capture, inference];
-        Ok(Pipeline { results, stats, info, source_desc, threads })
+        Ok(Pipeline { results, stats, info, source_desc, settings, threads })
     }
 
     /// Hangs up and joins every thread; a thread that does not end within `grace` (a stalled camera)
@@ -121,7 +149,7 @@ impl Pipeline {
                 std::thread::sleep(Duration::from_millis(10));
             }
             if !t.is_finished() {
-                tracing::warn!("thread {:?} did not stop in time; leaving it", t.thread().name());
+                tracing::debug!("thread {:?} did not stop in time; leaving it", t.thread().name());
                 continue;
             }
             if let Err(e) = t.join().map_err(|_| anyhow!("a pipeline thread panicked")).and_then(|r| r) {
@@ -168,15 +196,16 @@ fn inference_loop(
     frames: NewestReceiver<Frame>,
     results: NewestSender<Processed>,
     stats: &Stats,
-    floor: f32,
+    settings: &SettingsHandle,
     lossless: bool,
 ) -> anyhow::Result<()> {
     while let Some(frame) = frames.recv() {
         let newest_seq_at_pickup = stats.captured.load(Ordering::Relaxed).saturating_sub(1);
-        let (candidates, times) = detector.detect(&frame.image, floor)?;
+        let settings = settings.get();
+        let (candidates, times) = detector.detect(&frame.image, settings.floor)?;
         tracing::trace!(seq = frame.seq, ?times, "inference");
         stats.processed.fetch_add(1, Ordering::Relaxed);
-        let p = Processed { frame, candidates, times, newest_seq_at_pickup };
+        let p = Processed { frame, candidates, times, newest_seq_at_pickup, settings };
         let delivered = if lossless { results.send_lossless(p) } else { results.send(p) };
         if !delivered {
             break;

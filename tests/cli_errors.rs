@@ -16,7 +16,7 @@ fn error_line(stderr: &str) -> &str {
 
 #[test]
 fn missing_model() {
-    let (code, err) = fails(&["detect", "--model", "/nonexistent/model.onnx", photo("cat.png").to_str().unwrap()]);
+    let (code, err) = fails(&["detect", "--model", "/nonexistent/model.onnx", photo("chelsea.png").to_str().unwrap()]);
     assert_eq!(code, 2);
     let line = error_line(&err);
     assert!(line.contains("/nonexistent/model.onnx") && line.contains("make setup"), "{line}");
@@ -56,6 +56,7 @@ fn non_image_file_is_reported_and_the_others_still_run() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not_an_image.jpg: not a readable image"), "{stderr}");
+    assert!(stderr.contains("1 of 2 images were skipped"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 1);
     assert!(stdout.contains("\"label\":\"cat\""), "{stdout}");
@@ -63,7 +64,8 @@ fn non_image_file_is_reported_and_the_others_still_run() {
 
 #[test]
 fn missing_onnx_runtime_library() {
-    let (code, err) = fails(&["detect", "--ort-lib", "/nonexistent/libonnxruntime.so", "x.png"]);
+    let (code, err) =
+        fails(&["detect", "--ort-lib", "/nonexistent/libonnxruntime.so", photo("chelsea.png").to_str().unwrap()]);
     assert_eq!(code, 2);
     let line = error_line(&err);
     assert!(line.contains("/nonexistent/libonnxruntime.so") && line.contains("make setup"), "{line}");
@@ -76,7 +78,7 @@ fn a_library_that_is_not_onnx_runtime() {
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .expect("libm");
-    let (code, err) = fails(&["detect", "--ort-lib", libm, "x.png"]);
+    let (code, err) = fails(&["detect", "--ort-lib", libm, photo("chelsea.png").to_str().unwrap()]);
     assert_eq!(code, 2);
     let line = error_line(&err);
     assert!(line.contains("OrtGetApiBase") && line.contains("1.31 or newer"), "{line}");
@@ -151,13 +153,20 @@ fn missing_gpu_falls_back_loudly_or_exits_when_strict() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("WARNING: CUDA:0 requested but unavailable") && stderr.contains("on CPU (fallback"),
+        stderr.contains("nasview: warning: CUDA:0 requested but unavailable") && stderr.contains("on CPU (fallback"),
         "{stderr}"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("cat"), "still detects on CPU");
 
-    let (code, err) =
-        fails(&["detect", "--device", "tensorrt:1", "--strict-device", "--model", m.to_str().unwrap(), "x.png"]);
+    let (code, err) = fails(&[
+        "detect",
+        "--device",
+        "tensorrt:1",
+        "--strict-device",
+        "--model",
+        m.to_str().unwrap(),
+        photo("chelsea.png").to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
     assert!(
         error_line(&err).contains("TensorRT:1 execution provider is unavailable") && err.contains("--strict-device"),

@@ -3,9 +3,10 @@
 
 use std::sync::atomic::Ordering;
 
+use nasview::config::ModelConfig;
 use nasview::detector::provider::Device;
-use nasview::detector::LoadOptions;
-use nasview::pipeline::{Pipeline, PipelineConfig};
+use nasview::detector::{LoadOptions, Thresholds};
+use nasview::pipeline::{InferenceSettings, Pipeline, PipelineConfig};
 use nasview::source::{CameraRequest, Spec};
 
 use crate::common::model;
@@ -16,7 +17,9 @@ fn fast_source_slow_inference_keeps_only_the_newest_frame() {
     // 500 fps of demo frames against an inference of tens of milliseconds.
     let spec = Spec::parse("demo", &CameraRequest::default(), Some(500)).unwrap();
     let load = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None };
-    let cfg = PipelineConfig { model: model("yolov12n_int8.onnx"), load, classes: None, floor: 0.05, lossless: false };
+    let thresholds = Thresholds { conf: 0.25, iou: 0.7 };
+    let model = ModelConfig { path: model("yolov12n_int8.onnx"), load, classes: None, thresholds };
+    let cfg = PipelineConfig { model, settings: InferenceSettings { floor: 0.05 }, lossless: false };
     let pipeline = Pipeline::start(spec, cfg).unwrap();
     let mut last_seq = None;
     for _ in 0..8 {

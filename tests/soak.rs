@@ -38,7 +38,6 @@ fn soak_memory_stays_flat_while_recording() {
         std::thread::sleep(due.saturating_sub(t0.elapsed()));
         samples.push(rss_kib(pid));
     }
-    let wall = t0.elapsed().as_secs_f64();
     Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap();
     let out = child.wait_with_output().unwrap();
     let frames = lines.join().unwrap();
@@ -61,5 +60,8 @@ fn soak_memory_stays_flat_while_recording() {
     std::fs::write(dir.join("soak-report.txt"), &report).unwrap();
     assert!(samples[0] > 0 && growth < 0.05, "{report}");
     assert!(frames > 0 && probe.frames > 0, "{report}");
-    assert!(probe.duration > 0.5 * wall, "the recording covers the run: {report}");
+    // The demo runs as fast as inference takes it; its recording is timed by the clip's own clock (30 fps).
+    let clip_seconds = probe.frames as f64 / 30.0;
+    assert!((probe.duration - clip_seconds).abs() < 0.2, "the recording is timed by the clip: {report}");
+    assert!(probe.frames as f64 > 0.9 * frames as f64, "the recording holds the frames processed: {report}");
 }

@@ -4,8 +4,12 @@
 mod cli_errors;
 /// Shared paths and helpers.
 mod common;
+/// The consumer loop end to end: source time to recordings and JSON, exit codes, rejected flags.
+mod consumer;
 /// Real models through the real ONNX Runtime: YOLOv12n FP32/INT8 and the YOLO-NAS fixture.
 mod detect;
+/// `detect --out`: inputs never overwritten, sub-folders mirrored.
+mod detect_out;
 /// The fault table: failing and stalled sources, bad record paths, full disk, signals, old runtime.
 mod faults;
 /// The threads and channels with a source faster than inference.

@@ -1,17 +1,17 @@
 //! `nasview bench`: the real pipeline stages on N frames per model, interleaved, with medians and p95.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use image::RgbImage;
 use serde::Serialize;
 
-use crate::config::BenchArgs;
-use crate::detector::{Detector, LoadOptions, Thresholds};
-use crate::overlay;
-use crate::record::FrameEncoder;
-use crate::source::{CameraRequest, Spec};
+use crate::config::BenchConfig;
+use crate::detector::{Detector, Thresholds};
+use crate::messages;
+use crate::overlay::{self, Mapping, Scene};
+use crate::record::encoder::H264Encoder;
+use crate::source::Spec;
 
 const STAGES: [&str; 5] = ["preprocess", "inference", "postprocess", "overlay", "encode"];
 const WARMUP: usize = 5;
@@ -61,11 +61,7 @@ pub fn peak_rss_mb() -> f64 {
 }
 
 /// Frames to measure on: the first N of the source, held in memory so reading them is not measured.
-fn load_frames(source: &str, n: usize) -> anyhow::Result<Vec<RgbImage>> {
-    let spec = Spec::parse(source, &CameraRequest::default(), None)?;
-    if !spec.every_frame_matters() {
-        bail!("bench needs a repeatable source: demo, an image, a folder of images or an MP4 file");
-    }
+fn load_frames(spec: &Spec, source: &str, n: usize) -> anyhow::Result<Vec<RgbImage>> {
     let mut src = spec.open()?;
     let mut frames = Vec::with_capacity(n);
     while frames.len() < n {
@@ -82,7 +78,10 @@ fn load_frames(source: &str, n: usize) -> anyhow::Result<Vec<RgbImage>> {
 struct Runner {
     detector: Detector,
     /// Made for the size of the frames; made again (untimed) when a photo of another size comes.
-    encoder: Option<((u32, u32), FrameEncoder)>,
+    encoder: Option<H264Encoder>,
+    annexb: Vec<u8>,
+    /// Frames encoded so far: their times, 30 a second.
+    encoded: u64,
     samples: [Vec<f64>; 5],
     totals: Vec<f64>,
 }
@@ -92,20 +91,21 @@ impl Runner {
         let start = Instant::now();
         let (cands, times) = self.detector.detect(img, t.conf)?;
         let t_post0 = Instant::now();
-        let dets = cands.select(t);
+        let scene = Scene { detections: cands.select(t) };
         let select = t_post0.elapsed();
         let t_overlay = Instant::now();
         let mut annotated = img.clone();
-        overlay::draw_detections(&mut annotated, &dets, &self.detector.info.labels);
+        overlay::draw_scene(&mut annotated, &scene, &self.detector.info.labels, Mapping::IDENTITY);
         let overlay = t_overlay.elapsed();
-        if self.encoder.as_ref().is_none_or(|(size, _)| *size != img.dimensions()) {
+        if self.encoder.as_ref().is_none_or(|e| e.size() != img.dimensions()) {
             let enc =
-                FrameEncoder::new(img.width(), img.height(), 30.0).context("bench: cannot create the H.264 encoder")?;
-            self.encoder = Some((img.dimensions(), enc));
+                H264Encoder::new(img.width(), img.height(), 30.0).context("bench: cannot create the H.264 encoder")?;
+            self.encoder = Some(enc);
         }
         let t_enc = Instant::now();
-        if let Some((_, enc)) = &mut self.encoder {
-            enc.encode(&annotated)?;
+        if let Some(enc) = &mut self.encoder {
+            enc.encode(&annotated, self.encoded * 1000 / 30, false, &mut self.annexb)?;
+            self.encoded += 1;
         }
         let encode = t_enc.elapsed();
         if record {
@@ -120,17 +120,25 @@ impl Runner {
     }
 }
 
-pub fn run(args: &BenchArgs, models: &[PathBuf], load: &LoadOptions, t: &Thresholds) -> anyhow::Result<u8> {
+pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
+    let (models, load, t, args) = (&cfg.models, &cfg.load, &cfg.thresholds, cfg);
     if models.is_empty() {
         bail!("bench needs at least one --model");
     }
-    let frames = load_frames(&args.source, args.frames.max(1))?;
+    let frames = load_frames(&cfg.source, &cfg.source_name, args.frames.max(1))?;
     let (w, h) = frames[0].dimensions();
     let mut runners = Vec::new();
     for m in models {
         let detector = Detector::load(m, load)?;
-        eprintln!("nasview bench: {}", detector.info.summary());
-        runners.push(Runner { detector, encoder: None, samples: Default::default(), totals: Vec::new() });
+        messages::note(&format!("bench: {}", detector.info.summary()));
+        runners.push(Runner {
+            detector,
+            encoder: None,
+            annexb: Vec::new(),
+            encoded: 0,
+            samples: Default::default(),
+            totals: Vec::new(),
+        });
     }
     // Interleaved, frame by frame, so drift of a noisy machine hits every model alike.
     for (i, img) in frames.iter().cycle().take(frames.len() + WARMUP).enumerate() {
@@ -162,7 +170,7 @@ pub fn run(args: &BenchArgs, models: &[PathBuf], load: &LoadOptions, t: &Thresho
         println!("{}", serde_json::to_string(&report)?);
         return Ok(0);
     }
-    println!("{} frames of {} ({w}x{h}), {} threads, medians (p95) in ms", frames.len(), args.source, load.threads);
+    println!("{} frames of {} ({w}x{h}), {} threads, medians (p95) in ms", frames.len(), cfg.source_name, load.threads);
     print!("{:<32}", "model");
     for s in STAGES {
         print!("{s:>18}");

@@ -1,37 +1,18 @@
 //! `nasview detect`: images in, detections out as text or JSON lines, annotated copies (main thread).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::config::{expand_paths, DetectArgs};
-use crate::detector::{labels, Detection, Detector, Thresholds};
-use crate::overlay;
-
-/// One detection as printed by `--json` (and by headless mode).
-#[derive(Serialize, Debug, PartialEq)]
-pub struct JsonDetection {
-    pub class_id: usize,
-    pub label: String,
-    pub score: f32,
-    #[serde(rename = "box")]
-    pub bbox: [f32; 4],
-}
-
-/// Rounds for printing: scores to 4 decimals, boxes to 0.01 px.
-pub fn to_json(dets: &[Detection], names: &[String]) -> Vec<JsonDetection> {
-    let round = |v: f32, k: f32| (v * k).round() / k;
-    dets.iter()
-        .map(|d| JsonDetection {
-            class_id: d.class_id,
-            label: labels::name(names, d.class_id),
-            score: round(d.score, 1e4),
-            bbox: d.bbox.map(|v| round(v, 100.0)),
-        })
-        .collect()
-}
+use crate::config::{DetectConfig, OutDir};
+use crate::detector::labels;
+use crate::messages;
+use crate::outputs::{save_new, to_json, JsonDetection};
+use crate::overlay::{self, Mapping, Scene};
+use crate::pipeline::load_detector;
+use crate::record::naming::numbered_from_one;
 
 #[derive(Serialize)]
 struct ImageLine<'a> {
@@ -42,35 +23,38 @@ struct ImageLine<'a> {
     detections: Vec<JsonDetection>,
 }
 
-/// Runs every image; one that cannot be read is reported and skipped. Exit code 1 if any failed.
-pub fn run(args: &DetectArgs, detector: &mut Detector, t: &Thresholds) -> anyhow::Result<u8> {
-    let files = expand_paths(&args.paths)?;
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create output folder {}; pass a writable --out DIR", dir.display()))?;
+/// Runs every image; one that cannot be read or written is said and skipped. Exit code 1 if any was.
+pub fn run(cfg: &DetectConfig) -> anyhow::Result<u8> {
+    let mut detector = load_detector(&cfg.model)?;
+    messages::note(&detector.info.summary());
+    let t = &cfg.model.thresholds;
+    if let Some(out) = &cfg.out {
+        std::fs::create_dir_all(&out.dir)
+            .with_context(|| format!("cannot create output folder {}; pass a writable --out DIR", out.dir.display()))?;
     }
     let stdout = std::io::stdout();
-    let mut failed = 0usize;
-    for path in &files {
+    let (mut skipped, mut written) = (0usize, 0usize);
+    for (i, path) in cfg.files.iter().enumerate() {
         let img = match image::open(path) {
             Ok(i) => i.to_rgb8(),
             Err(e) => {
-                eprintln!("nasview: {}: not a readable image ({e}); skipped", path.display());
-                failed += 1;
+                messages::warn(&format!("{}: not a readable image ({e}); skipped", path.display()));
+                skipped += 1;
                 continue;
             }
         };
         let (cands, times) = detector.detect(&img, t.conf)?;
-        let dets = cands.select(t);
+        let scene = Scene { detections: cands.select(t) };
+        let dets = &scene.detections;
         tracing::debug!(?times, "{}", path.display());
         let mut out = stdout.lock();
-        if args.json {
+        if cfg.json {
             let line = ImageLine {
                 image: path.display().to_string(),
                 width: img.width(),
                 height: img.height(),
                 model: &detector.info.file_name,
-                detections: to_json(&dets, &detector.info.labels),
+                detections: to_json(dets, &detector.info.labels),
             };
             serde_json::to_writer(&mut out, &line)?;
             writeln!(out)?;
@@ -90,27 +74,46 @@ pub fn run(args: &DetectArgs, detector: &mut Detector, t: &Thresholds) -> anyhow
                 if found.is_empty() { "nothing".to_string() } else { found.join(", ") }
             )?;
         }
-        if let Some(dir) = &args.out {
+        drop(out);
+        if let Some(out) = &cfg.out {
             let mut annotated = img;
-            overlay::draw_detections(&mut annotated, &dets, &detector.info.labels);
-            let target = dir.join(annotated_name(path));
-            annotated
-                .save(&target)
-                .with_context(|| format!("cannot write {}; pass a writable --out DIR", target.display()))?;
+            overlay::draw_scene(&mut annotated, &scene, &detector.info.labels, Mapping::IDENTITY);
+            match write_copy(&annotated, out, &out.targets[i], &cfg.files) {
+                Ok(_) => written += 1,
+                Err(e) => {
+                    messages::warn(&format!("{}: annotated copy not written: {e:#}", path.display()));
+                    skipped += 1;
+                }
+            }
         }
     }
-    if failed > 0 {
-        eprintln!("nasview: {failed} of {} files could not be read", files.len());
+    if let Some(out) = &cfg.out {
+        messages::note(&format!("wrote {written} annotated image(s) under {}", out.dir.display()));
+    }
+    if skipped > 0 {
+        messages::warn(&format!("{skipped} of {} images were skipped", cfg.files.len()));
         return Ok(1);
     }
     Ok(0)
 }
 
-/// `photo.jpg` -> `photo.jpg` (same name, so the out folder mirrors the input), PNG for other formats.
-fn annotated_name(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("jpg" | "jpeg" | "png") => name,
-        _ => format!("{name}.png"),
+/// Writes one annotated copy at `target` (its folder is made): never over an input; over an earlier copy only
+/// with --overwrite, else under the next free numbered name. Returns where it wrote.
+fn write_copy(img: &image::RgbImage, out: &OutDir, target: &Path, inputs: &[PathBuf]) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
+    let is_input = |p: &Path| {
+        std::fs::canonicalize(p).is_ok_and(|c| inputs.iter().any(|i| std::fs::canonicalize(i).is_ok_and(|i| i == c)))
+    };
+    let mut path = target.to_path_buf();
+    if path.symlink_metadata().is_ok() {
+        if out.overwrite && path.is_file() && !is_input(&path) {
+            std::fs::remove_file(&path).with_context(|| format!("cannot replace {}", path.display()))?;
+        } else {
+            path = numbered_from_one(target);
+        }
+    }
+    save_new(img, &path).with_context(|| format!("cannot write {}; pass a writable --out DIR", path.display()))?;
+    Ok(path)
 }

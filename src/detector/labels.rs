@@ -127,29 +127,6 @@ pub fn name(labels: &[String], class_id: usize) -> String {
     labels.get(class_id).cloned().unwrap_or_else(|| format!("class{class_id}"))
 }
 
-/// Resolves `person,cup,15` against `labels` into sorted class ids; unknown names are an error
-/// that lists what is known.
-pub fn parse_class_filter(spec: &str, labels: &[String]) -> anyhow::Result<Vec<usize>> {
-    let mut ids = Vec::new();
-    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if let Ok(id) = item.parse::<usize>() {
-            ids.push(id);
-        } else if let Some(id) = labels.iter().position(|l| l.eq_ignore_ascii_case(item)) {
-            ids.push(id);
-        } else {
-            let known: Vec<&str> = labels.iter().map(String::as_str).take(12).collect();
-            bail!(
-                "unknown class {item:?} in --classes; use names of this model ({}{}) or ids",
-                known.join(", "),
-                if labels.len() > 12 { ", ..." } else { "" }
-            );
-        }
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,13 +138,5 @@ mod tests {
         assert_eq!(parse_names_metadata("{1: 'b'}").unwrap(), vec!["class0", "b"]);
         assert_eq!(parse_names_metadata("not a dict"), None);
         assert_eq!(parse_names_metadata("{}"), None);
-    }
-
-    #[test]
-    fn class_filter_by_name_or_id() {
-        let labels: Vec<String> = COCO80.iter().map(|s| s.to_string()).collect();
-        assert_eq!(parse_class_filter("cup, person,0", &labels).unwrap(), vec![0, 41]);
-        let err = parse_class_filter("unicorn", &labels).unwrap_err().to_string();
-        assert!(err.contains("unknown class \"unicorn\"") && err.contains("person"), "{err}");
     }
 }

@@ -202,7 +202,10 @@ impl Detector {
             opts.strict_device,
         )?;
         if let Some(reason) = &placement.fallback_reason {
-            eprintln!("nasview: WARNING: {} requested but unavailable ({reason}); running on CPU", placement.requested);
+            crate::messages::warn(&format!(
+                "{} requested but unavailable ({reason}); running on CPU",
+                placement.requested
+            ));
         }
         let mut builder = match registration {
             Ok(b) => b,

@@ -138,8 +138,10 @@ impl Source for Demo {
         format!("demo clip {}x{} @ {} fps", DEMO_SIZE.0, DEMO_SIZE.1, self.fps)
     }
 
-    fn frame_interval(&self) -> Option<Duration> {
-        Some(Duration::from_secs_f64(1.0 / self.fps as f64))
+    /// The clip's own time: frame k is shown at k / fps, however fast it is read.
+    fn next_timed(&mut self) -> anyhow::Result<Option<(RgbImage, Option<Duration>)>> {
+        let at = Duration::from_secs_f64(self.frame as f64 / self.fps as f64);
+        Ok(self.next_frame()?.map(|image| (image, Some(at))))
     }
 }
 

@@ -37,7 +37,9 @@ impl Source for Images {
         format!("{} image(s)", self.files.len())
     }
 
-    fn frame_interval(&self) -> Option<Duration> {
-        Some(self.interval)
+    /// A slideshow: image k is shown at k times the interval.
+    fn next_timed(&mut self) -> anyhow::Result<Option<(RgbImage, Option<Duration>)>> {
+        let at = self.interval.saturating_mul(u32::try_from(self.next).unwrap_or(u32::MAX));
+        Ok(self.next_frame()?.map(|image| (image, Some(at))))
     }
 }

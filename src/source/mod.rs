@@ -7,23 +7,25 @@ pub mod video;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use image::RgbImage;
 
 use crate::channel::NewestSender;
+use crate::messages;
 
 /// One captured frame. `seq` counts every frame the source produced, dropped or not.
 #[derive(Clone, Debug)]
 pub struct Frame {
     pub seq: u64,
     pub image: Arc<RgbImage>,
-    /// When the capture thread got it (for the HUD's staleness figure).
+    /// When the capture thread got it: for latency figures only, never for the timing of what is written.
     pub captured_at: Instant,
-    /// Presentation time from the start of the source (recording timestamps).
-    pub pts: Duration,
+    /// Source time from the first frame (see `Timeline`): media time for files and the demo clip, capture
+    /// time for cameras. Recordings, saved frames and JSON use it.
+    pub time: Duration,
 }
 
 /// Anything that yields frames. `Ok(None)` is the end of a finite source.
@@ -31,10 +33,33 @@ pub trait Source {
     fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>>;
     /// What the source is, as shown on start-up and in the HUD (e.g. the camera mode it really gave).
     fn describe(&self) -> String;
-    /// True for sources whose every frame matters when nobody watches (files in headless mode).
-    /// Time between frames for sources that are not paced by hardware (demo, images, video files).
-    fn frame_interval(&self) -> Option<Duration> {
-        None
+    /// The next frame with its media time, for sources with their own clock (video files, the demo clip,
+    /// slideshows). Cameras keep this default: no media time, their frames are stamped when captured.
+    fn next_timed(&mut self) -> anyhow::Result<Option<(RgbImage, Option<Duration>)>> {
+        Ok(self.next_frame()?.map(|image| (image, None)))
+    }
+}
+
+/// Turns media or capture times into source time from the first frame: the one place times are shifted to
+/// zero. Times never go backwards (a camera clock or a file's edit may jump back: the frame keeps the last time).
+#[derive(Debug)]
+pub struct Timeline {
+    start: Instant,
+    origin: Option<Duration>,
+    last: Duration,
+}
+
+impl Timeline {
+    pub fn new(start: Instant) -> Timeline {
+        Timeline { start, origin: None, last: Duration::ZERO }
+    }
+
+    /// Source time of a frame with this media time (None: captured at `captured_at`).
+    pub fn stamp(&mut self, media: Option<Duration>, captured_at: Instant) -> Duration {
+        let raw = media.unwrap_or_else(|| captured_at.saturating_duration_since(self.start));
+        let origin = *self.origin.get_or_insert(raw);
+        self.last = raw.saturating_sub(origin).max(self.last);
+        self.last
     }
 }
 
@@ -111,46 +136,106 @@ impl Spec {
     }
 }
 
-/// What the capture thread reports about its source, for the HUD and stderr.
-pub type Status = std::sync::Mutex<Option<String>>;
+/// What the capture thread is doing with its source; the HUD and stderr render it in one place.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceState {
+    /// Opened, frames flowing (or about to).
+    Running,
+    /// A camera failed and is opened again with back-off.
+    Reconnecting { attempt: u32, error: String, retry_in: Duration },
+    /// Back after `attempts` attempts, at `at`: shown for a few seconds, then it is `Running` again.
+    Recovered { attempts: u32, at: Instant },
+    /// A finite source gave its last frame.
+    Ended,
+    /// The source stopped on an error (the run ends with it; the HUD shows it until then).
+    Failed(String),
+}
 
-fn set_status(status: &Status, msg: Option<String>) {
-    if let Some(m) = &msg {
-        eprintln!("nasview: {m}");
+/// How long "camera back" stays on the HUD.
+pub const RECOVERED_SHOWN: Duration = Duration::from_secs(5);
+
+impl SourceState {
+    /// The line for the HUD at `now`, if any. `stalled_for`: how long no new frame has come while running.
+    pub fn hud_text(&self, now: Instant, stalled_for: Option<Duration>) -> Option<String> {
+        match self {
+            SourceState::Running | SourceState::Recovered { .. } if stalled_for.is_some() => {
+                stalled_for.map(|d| format!("source stalled: no new frame for {:.0} s", d.as_secs_f64()))
+            }
+            SourceState::Running => None,
+            SourceState::Reconnecting { .. } => self.message(),
+            SourceState::Recovered { at, .. } if now.saturating_duration_since(*at) < RECOVERED_SHOWN => self.message(),
+            SourceState::Recovered { .. } => None,
+            SourceState::Ended => Some("source ended".into()),
+            SourceState::Failed(e) => Some(format!("source failed: {e}")),
+        }
     }
-    *status.lock().unwrap_or_else(|p| p.into_inner()) = msg;
+
+    /// What stderr says when the capture thread enters this state.
+    pub fn message(&self) -> Option<String> {
+        match self {
+            SourceState::Reconnecting { attempt, error, retry_in } => {
+                Some(format!("camera lost ({error}); retrying in {:.1} s (attempt {attempt})", retry_in.as_secs_f32()))
+            }
+            SourceState::Recovered { attempts, .. } => Some(format!("camera back after {attempts} attempt(s)")),
+            _ => None,
+        }
+    }
+}
+
+/// The source state shared between the capture thread (writes) and the consumer (reads).
+#[derive(Debug)]
+pub struct SharedState(Mutex<SourceState>);
+
+impl Default for SharedState {
+    fn default() -> Self {
+        SharedState(Mutex::new(SourceState::Running))
+    }
+}
+
+impl SharedState {
+    pub fn get(&self) -> SourceState {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Sets the state; a camera losing or regaining its stream is also said on stderr.
+    pub fn set(&self, state: SourceState) {
+        if let Some(m) = state.message() {
+            messages::note(&m);
+        }
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = state;
+    }
 }
 
 /// The capture thread's loop: frames go on until the source ends or the consumer hangs up. Live
 /// sources replace a stale frame; `lossless` (files and the demo in headless mode) waits for the
-/// consumer instead. A camera that fails is opened again with back-off (0.5 s doubling to 8 s).
+/// consumer instead. Sources with a media time play at their own rate unless lossless (then as fast as
+/// the consumer takes them). A camera that fails is opened again with back-off (0.5 s doubling to 8 s).
 pub fn capture_loop(
     spec: &Spec,
     mut source: Box<dyn Source>,
     tx: NewestSender<Frame>,
     captured: Arc<AtomicU64>,
-    status: &Status,
+    state: &SharedState,
     lossless: bool,
 ) -> anyhow::Result<()> {
-    let start = Instant::now();
-    let interval = source.frame_interval();
+    let mut timeline = Timeline::new(Instant::now());
+    // Cameras (and the demo pretending to be one) are stamped when captured, also after a reconnect.
+    let live = spec.is_camera_like();
     let mut seq = 0u64;
-    let mut paced_from = (start, 0u64);
+    // Pacing anchor: wall clock and source time of the first frame since (re)start.
+    let mut paced_from: Option<(Instant, Duration)> = None;
     loop {
-        let image = match source.next_frame() {
-            Ok(Some(image)) => image,
-            Ok(None) => return Ok(()),
-            Err(e) if spec.is_camera_like() => {
+        let (image, media) = match source.next_timed() {
+            Ok(Some(next)) => next,
+            Ok(None) => {
+                state.set(SourceState::Ended);
+                return Ok(());
+            }
+            Err(e) if live => {
                 let mut backoff = Duration::from_millis(500);
                 let mut attempt = 1;
                 source = loop {
-                    set_status(
-                        status,
-                        Some(format!(
-                            "camera lost ({e:#}); retrying in {:.1} s (attempt {attempt})",
-                            backoff.as_secs_f32()
-                        )),
-                    );
+                    state.set(SourceState::Reconnecting { attempt, error: format!("{e:#}"), retry_in: backoff });
                     std::thread::sleep(backoff);
                     if tx.consumer_gone() {
                         return Ok(());
@@ -163,19 +248,23 @@ pub fn capture_loop(
                         }
                     }
                 };
-                set_status(status, Some(format!("camera back after {attempt} attempt(s)")));
-                paced_from = (Instant::now(), seq);
+                state.set(SourceState::Recovered { attempts: attempt, at: Instant::now() });
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                state.set(SourceState::Failed(format!("{e:#}")));
+                return Err(e);
+            }
         };
-        // Play paced sources in real time when someone watches; as fast as possible when lossless.
-        if let (Some(dt), false) = (interval, lossless) {
-            let due = paced_from.0 + dt * (seq - paced_from.1) as u32;
+        let captured_at = Instant::now();
+        let time = timeline.stamp(if live { None } else { media }, captured_at);
+        if !live && !lossless {
+            // Play at the source's own rate: wait until this frame's time has come.
+            let (wall0, time0) = *paced_from.get_or_insert((captured_at, time));
+            let due = wall0 + time.saturating_sub(time0);
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
         }
-        let now = Instant::now();
-        let frame = Frame { seq, image: Arc::new(image), captured_at: now, pts: now - start };
+        let frame = Frame { seq, image: Arc::new(image), captured_at: Instant::now(), time };
         seq += 1;
         captured.fetch_add(1, Ordering::Relaxed);
         let delivered = if lossless { tx.send_lossless(frame) } else { tx.send(frame) };
@@ -187,7 +276,7 @@ pub fn capture_loop(
 
 impl Source for video::Mp4Video {
     fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>> {
-        Ok(video::Mp4Video::next_frame(self)?.map(|(image, _pts)| image))
+        Ok(video::Mp4Video::next_frame(self)?.map(|(image, _)| image))
     }
 
     fn describe(&self) -> String {
@@ -195,7 +284,44 @@ impl Source for video::Mp4Video {
         format!("video {w}x{h} @ {:.1} fps", self.fps().unwrap_or(0.0))
     }
 
-    fn frame_interval(&self) -> Option<Duration> {
-        self.fps().filter(|f| *f > 0.0).map(|f| Duration::from_secs_f64(1.0 / f as f64))
+    fn next_timed(&mut self) -> anyhow::Result<Option<(RgbImage, Option<Duration>)>> {
+        Ok(video::Mp4Video::next_frame(self)?.map(|(image, pts)| (image, Some(pts))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_starts_at_zero_and_never_goes_back() {
+        let start = Instant::now();
+        let mut t = Timeline::new(start);
+        let ms = Duration::from_millis;
+        // Media times: shifted so the first is zero.
+        assert_eq!(t.stamp(Some(ms(500)), start), ms(0));
+        assert_eq!(t.stamp(Some(ms(700)), start), ms(200));
+        // A jump back keeps the last time.
+        assert_eq!(t.stamp(Some(ms(600)), start), ms(200));
+        // Capture times: from the first frame's capture.
+        let mut live = Timeline::new(start);
+        assert_eq!(live.stamp(None, start + ms(40)), ms(0));
+        assert_eq!(live.stamp(None, start + ms(73)), ms(33));
+    }
+
+    #[test]
+    fn source_state_renders_once_for_hud_and_stderr() {
+        let now = Instant::now();
+        let lost = SourceState::Reconnecting { attempt: 2, error: "gone".into(), retry_in: Duration::from_secs(1) };
+        assert_eq!(lost.message().as_deref(), Some("camera lost (gone); retrying in 1.0 s (attempt 2)"));
+        assert_eq!(lost.hud_text(now, None), lost.message());
+        // "Camera back" clears from the HUD after a few seconds.
+        let back = SourceState::Recovered { attempts: 3, at: now };
+        assert_eq!(back.hud_text(now, None).as_deref(), Some("camera back after 3 attempt(s)"));
+        assert_eq!(back.hud_text(now + RECOVERED_SHOWN, None), None);
+        assert_eq!(SourceState::Running.hud_text(now, None), None);
+        let stalled = SourceState::Running.hud_text(now, Some(Duration::from_secs(4)));
+        assert_eq!(stalled.as_deref(), Some("source stalled: no new frame for 4 s"));
+        assert_eq!(SourceState::Failed("x".into()).hud_text(now, None).as_deref(), Some("source failed: x"));
     }
 }

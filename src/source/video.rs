@@ -363,7 +363,7 @@ fn fragment_samples(moov: &MoovBox, track: usize, moofs: &Fragments, file_len: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::tests::{frame, record, square_at, temp_dir, truncated_recording, BACKGROUND, SIDE, SQUARE};
+    use crate::testing::{frame, record, square_at, temp_dir, truncated_recording, BACKGROUND, SIDE, SQUARE};
     use std::process::Command;
 
     /// Mean colour of a rectangle.

@@ -1,4 +1,5 @@
-//! The heads-up display: pipeline figures, model, thresholds, REC and help, drawn onto the display canvas.
+//! The window's widgets (main thread): REC badge, sliders and help, drawn onto the display canvas; the HUD's
+//! lines come from `consumer::stats::hud_lines`.
 
 use ab_glyph::{FontRef, PxScale};
 use image::{Rgb, RgbImage};
@@ -6,39 +7,15 @@ use imageproc::drawing::{draw_filled_circle_mut, draw_filled_rect_mut, draw_text
 use imageproc::rect::Rect;
 
 use super::slider::Slider;
-use crate::overlay::text_width;
+use crate::overlay::{shade, text_width};
 
-pub const TEXT: Rgb<u8> = Rgb([255, 255, 255]);
+pub const TEXT: Rgb<u8> = crate::overlay::TEXT;
 pub const WARN: Rgb<u8> = Rgb([255, 210, 60]);
 pub const REC_RED: Rgb<u8> = Rgb([235, 30, 30]);
 /// Slider track and knob colours; the window test looks for the knob colour.
 pub const TRACK: Rgb<u8> = Rgb([90, 90, 90]);
 pub const FILL: Rgb<u8> = Rgb([0, 170, 255]);
 pub const KNOB: Rgb<u8> = Rgb([255, 255, 255]);
-
-/// Darkens a rectangle so text on top reads on any frame.
-pub fn shade(img: &mut RgbImage, x: i32, y: i32, w: u32, h: u32) {
-    let (iw, ih) = (img.width() as i32, img.height() as i32);
-    for yy in y.max(0)..(y + h as i32).min(ih) {
-        for xx in x.max(0)..(x + w as i32).min(iw) {
-            let p = img.get_pixel_mut(xx as u32, yy as u32);
-            p.0 = p.0.map(|c| c / 3);
-        }
-    }
-}
-
-/// Draws lines of text in a shaded box at `x, y`; each line has its colour.
-pub fn text_box(img: &mut RgbImage, font: &FontRef, scale: PxScale, x: i32, y: i32, lines: &[(String, Rgb<u8>)]) {
-    if lines.is_empty() {
-        return;
-    }
-    let line_h = scale.y.ceil() as i32 + 3;
-    let w = lines.iter().map(|(t, _)| text_width(font, scale, t)).fold(0.0, f32::max).ceil() as u32 + 12;
-    shade(img, x, y, w, (line_h * lines.len() as i32 + 8) as u32);
-    for (i, (t, colour)) in lines.iter().enumerate() {
-        draw_text_mut(img, *colour, x + 6, y + 4 + i as i32 * line_h, scale, font, t);
-    }
-}
 
 /// A red dot and `REC mm:ss` at the top-right corner.
 pub fn rec_badge(img: &mut RgbImage, font: &FontRef, scale: PxScale, elapsed_s: u64) {

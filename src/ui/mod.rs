@@ -1,22 +1,23 @@
-//! The live window (main thread): the newest processed frame, its boxes, HUD, sliders and keys.
+//! The window presenter (main thread): the frame the consumer loop hands over, its scene, HUD, sliders and keys.
 
 pub mod hud;
 pub mod slider;
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ab_glyph::PxScale;
+use ab_glyph::{FontRef, PxScale};
 use image::{Rgb, RgbImage};
 use minifb::{InputCallback, Key, MouseButton, MouseMode, Window, WindowOptions};
 
-use crate::commands::live::{Outputs, Rates};
+use crate::config::{CONF_RANGE, IOU_RANGE};
+use crate::consumer::stats::{hud_lines, HudStats, Tone};
+use crate::consumer::{Action, FrameView, Presenter};
 use crate::detector::preprocess::{resize_rgb, ResizeScratch};
-use crate::detector::{Detection, Thresholds};
-use crate::overlay;
-use crate::pipeline::{Pipeline, Processed};
+use crate::detector::Thresholds;
+use crate::outputs::Outputs;
+use crate::overlay::{self, Mapping};
 
 use self::slider::Slider;
 
@@ -52,243 +53,204 @@ impl InputCallback for KeyQueue {
     }
 }
 
-/// State of the window between refreshes.
-struct View {
+/// The live window: sliders and keys become `Action`s for the consumer loop; it draws what the loop hands over.
+pub struct WindowPresenter {
+    window: Window,
+    pressed: Rc<RefCell<Vec<Key>>>,
+    font: FontRef<'static>,
+    labels: Vec<String>,
     conf: Slider,
     iou: Slider,
-    paused: bool,
     help: bool,
-    current: Option<Processed>,
-    dets: Vec<Detection>,
     canvas: RgbImage,
     pixels: Vec<u32>,
     scratch: ResizeScratch,
+    last_draw: Instant,
+    /// Something changed in the last refresh whose effect (pause, thresholds) the loop applies after it.
+    redraw: bool,
+    /// Capture -> display of the frame shown: its sequence number and the latency when first drawn.
+    shown: Option<(u64, Duration)>,
 }
 
-impl View {
+impl WindowPresenter {
+    /// Opens the window. `floor` is the lowest confidence the candidates hold, and so the slider's minimum.
+    pub fn open(labels: Vec<String>, t: &Thresholds, floor: f32) -> anyhow::Result<WindowPresenter> {
+        let mut window = Window::new("nasview", 1280, 720, WindowOptions { resize: true, ..WindowOptions::default() })
+            .map_err(|e| {
+                anyhow::anyhow!("cannot open a window ({e}); is there a display? Use --headless to run without one")
+            })?;
+        window.set_target_fps(60);
+        // Key presses arrive through a callback so that a tap shorter than one refresh is not lost.
+        let pressed: Rc<RefCell<Vec<Key>>> = Rc::default();
+        window.set_input_callback(Box::new(KeyQueue(Rc::clone(&pressed))));
+        Ok(WindowPresenter {
+            window,
+            pressed,
+            font: overlay::font(),
+            labels,
+            conf: Slider::new("conf", floor, *CONF_RANGE.end(), t.conf),
+            iou: Slider::new("IoU", *IOU_RANGE.start(), *IOU_RANGE.end(), t.iou),
+            help: false,
+            canvas: RgbImage::new(1, 1),
+            pixels: Vec::new(),
+            scratch: ResizeScratch::default(),
+            last_draw: Instant::now() - Duration::from_secs(1),
+            redraw: false,
+            shown: None,
+        })
+    }
+
     fn thresholds(&self) -> Thresholds {
         Thresholds { conf: self.conf.value, iou: self.iou.value }
     }
 
-    fn reselect(&mut self) {
-        if let Some(p) = &self.current {
-            self.dets = p.candidates.select(&self.thresholds());
-            // The window test reads these lines (NASVIEW_LOG=info) to know what is on screen.
-            tracing::info!(
-                "view frame={} conf={:.2} iou={:.2} objects={}{}",
-                p.frame.seq,
-                self.conf.value,
-                self.iou.value,
-                self.dets.len(),
-                if self.paused { " paused" } else { "" }
-            );
-        }
-    }
-}
-
-/// Runs the window until Q, Esc, the close button, a signal, or `max_frames`. Returns frames shown.
-pub fn run(
-    pipeline: &Pipeline,
-    outputs: &mut Outputs,
-    t: Thresholds,
-    floor: f32,
-    max_frames: Option<u64>,
-    stop: &AtomicBool,
-) -> anyhow::Result<u64> {
-    let mut window = Window::new("nasview", 1280, 720, WindowOptions { resize: true, ..WindowOptions::default() })
-        .map_err(|e| {
-            anyhow::anyhow!("cannot open a window ({e}); is there a display? Use --headless to run without one")
-        })?;
-    window.set_target_fps(60);
-    // Key presses arrive through a callback so that a tap shorter than one refresh is not lost.
-    let pressed: Rc<RefCell<Vec<Key>>> = Rc::default();
-    window.set_input_callback(Box::new(KeyQueue(Rc::clone(&pressed))));
-    let font = overlay::font();
-    let mut view = View {
-        conf: Slider::new("conf", floor, 1.0, t.conf),
-        iou: Slider::new("IoU", 0.05, 0.95, t.iou),
-        paused: false,
-        help: false,
-        current: None,
-        dets: Vec::new(),
-        canvas: RgbImage::new(1, 1),
-        pixels: Vec::new(),
-        scratch: ResizeScratch::default(),
-    };
-    let mut rates = Rates::default();
-    let mut shown = 0u64;
-    let mut last_draw = Instant::now() - Duration::from_secs(1);
-    let mut source_ended = false;
-    while window.is_open() && !stop.load(Ordering::Relaxed) {
-        let mut dirty = false;
-        // Newest processed frame (unless paused): it and its boxes are shown together.
-        if !view.paused {
-            match pipeline.results.try_recv() {
-                Ok(p) => {
-                    rates.on_result();
-                    view.current = Some(p);
-                    view.reselect();
-                    if let Some(p) = &view.current {
-                        outputs.on_frame(p, &view.dets, &pipeline.info.labels);
-                    }
-                    shown += 1;
-                    dirty = true;
-                }
-                Err(crossbeam_channel::TryRecvError::Disconnected) if !source_ended => {
-                    // The end of a file: its recording is complete; the last frame stays on screen.
-                    source_ended = true;
-                    outputs.stop_recording();
-                    dirty = true;
-                }
-                Err(_) => {}
-            }
-        }
-        if max_frames.is_some_and(|m| shown >= m) {
-            break;
-        }
-        // Keys.
-        let keys: Vec<Key> = pressed.borrow_mut().drain(..).collect();
+    /// Keys and mouse since the last refresh, as actions.
+    fn input(&mut self) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let keys: Vec<Key> = self.pressed.borrow_mut().drain(..).collect();
         for key in keys {
-            let changed = match key {
-                Key::Up => view.conf.nudge(0.05),
-                Key::Down => view.conf.nudge(-0.05),
-                Key::Right => view.iou.nudge(0.05),
-                Key::Left => view.iou.nudge(-0.05),
+            let moved = match key {
+                Key::Up => self.conf.nudge(0.05),
+                Key::Down => self.conf.nudge(-0.05),
+                Key::Right => self.iou.nudge(0.05),
+                Key::Left => self.iou.nudge(-0.05),
                 Key::Space => {
-                    view.paused = !view.paused;
-                    view.reselect();
-                    true
+                    actions.push(Action::TogglePause);
+                    false
                 }
                 Key::H => {
-                    view.help = !view.help;
-                    true
+                    self.help = !self.help;
+                    self.redraw = true;
+                    false
                 }
                 Key::R => {
-                    if let Some(p) = &view.current {
-                        outputs.toggle_recording(p.frame.image.width(), p.frame.image.height());
-                    }
-                    true
+                    actions.push(Action::ToggleRecording);
+                    false
                 }
                 Key::S => {
-                    if let Some(p) = &view.current {
-                        outputs.snapshot(p, &view.dets, &pipeline.info.labels);
-                    }
-                    true
+                    actions.push(Action::Snapshot);
+                    false
                 }
-                Key::Q | Key::Escape => return Ok(shown),
+                Key::Q | Key::Escape => {
+                    actions.push(Action::Quit);
+                    false
+                }
                 _ => false,
             };
-            if changed && matches!(key, Key::Up | Key::Down | Key::Left | Key::Right) {
-                view.reselect();
+            if moved {
+                actions.push(Action::SetThresholds(self.thresholds()));
             }
-            dirty |= changed;
         }
-        // Sliders follow the mouse; boxes change at this refresh, also while paused.
-        let mouse = window.get_mouse_pos(MouseMode::Discard);
-        let down = window.get_mouse_down(MouseButton::Left);
-        if view.conf.update(mouse, down) | view.iou.update(mouse, down) {
-            view.reselect();
-            dirty = true;
+        // Sliders follow the mouse; boxes change at the next refresh, also while paused.
+        let mouse = self.window.get_mouse_pos(MouseMode::Discard);
+        let down = self.window.get_mouse_down(MouseButton::Left);
+        if self.conf.update(mouse, down) | self.iou.update(mouse, down) {
+            actions.push(Action::SetThresholds(self.thresholds()));
         }
-        // Redraw on change, and at least every 250 ms so the HUD's figures move.
-        let (ww, wh) = window.get_size();
-        let resized = view.canvas.dimensions() != (ww as u32, wh as u32);
-        if dirty || resized || last_draw.elapsed() > Duration::from_millis(250) {
-            draw(&mut view, pipeline, outputs, &mut rates, source_ended, ww.max(1) as u32, wh.max(1) as u32, &font);
-            window
-                .update_with_buffer(&view.pixels, ww.max(1), wh.max(1))
-                .map_err(|e| anyhow::anyhow!("window update failed: {e}"))?;
-            last_draw = Instant::now();
-        } else {
-            window.update();
-        }
+        actions
     }
-    Ok(shown)
 }
 
-#[allow(clippy::too_many_arguments)] // one call site; the pieces of one refresh
-fn draw(
-    view: &mut View,
-    pipeline: &Pipeline,
-    outputs: &Outputs,
-    rates: &mut Rates,
-    source_ended: bool,
-    ww: u32,
-    wh: u32,
-    font: &ab_glyph::FontRef,
-) {
-    if view.canvas.dimensions() != (ww, wh) {
-        view.canvas = RgbImage::new(ww, wh);
+impl Presenter for WindowPresenter {
+    /// No wait for frames: `update` paces the loop at the window's 60 refreshes a second.
+    fn wait(&self) -> Duration {
+        Duration::ZERO
     }
-    view.canvas.pixels_mut().for_each(|p| *p = Rgb([16, 16, 16]));
-    let (_, scale) = overlay::style_for(ww, wh);
-    let small = PxScale::from((scale.y * 0.85).max(13.0));
-    let mut shown: Vec<Detection> = Vec::new();
-    if let Some(p) = &view.current {
-        let img = &p.frame.image;
-        let f = fit(img.width(), img.height(), ww, wh);
-        let offset = (f.y * ww + f.x) as usize * 3;
-        let stride = ww as usize * 3;
-        resize_rgb(
-            img.as_raw(),
-            img.width() as usize,
-            img.height() as usize,
-            &mut view.canvas.as_mut()[offset..],
-            f.w as usize,
-            f.h as usize,
-            stride,
-            &mut view.scratch,
-        );
-        // Boxes in window pixels, drawn after scaling so lines stay crisp.
-        shown = view
-            .dets
-            .iter()
-            .map(|d| Detection {
-                bbox: [
-                    d.bbox[0] * f.scale + f.x as f32,
-                    d.bbox[1] * f.scale + f.y as f32,
-                    d.bbox[2] * f.scale + f.x as f32,
-                    d.bbox[3] * f.scale + f.y as f32,
-                ],
-                ..*d
-            })
+
+    fn keeps_last_frame(&self) -> bool {
+        true
+    }
+
+    fn refresh(
+        &mut self,
+        view: Option<&FrameView>,
+        hud: &HudStats,
+        outputs: &Outputs,
+        changed: bool,
+    ) -> anyhow::Result<Vec<Action>> {
+        if !self.window.is_open() {
+            return Ok(vec![Action::Quit]);
+        }
+        let actions = self.input();
+        // Redraw on change, and at least every 250 ms so the HUD's figures move.
+        let (ww, wh) = self.window.get_size();
+        let (ww, wh) = (ww.max(1), wh.max(1));
+        let resized = self.canvas.dimensions() != (ww as u32, wh as u32);
+        let due = self.last_draw.elapsed() > Duration::from_millis(250);
+        if changed || self.redraw || resized || due {
+            self.redraw = !actions.is_empty();
+            if let Some(v) = view.filter(|v| self.shown.is_none_or(|(seq, _)| seq != v.processed.frame.seq)) {
+                self.shown = Some((v.processed.frame.seq, v.processed.frame.captured_at.elapsed()));
+            }
+            let mut hud = hud.clone();
+            hud.latency = self.shown.map(|(_, l)| l);
+            self.draw(view, &hud, outputs.recording_seconds(), ww as u32, wh as u32);
+            self.window
+                .update_with_buffer(&self.pixels, ww, wh)
+                .map_err(|e| anyhow::anyhow!("window update failed: {e}"))?;
+            self.last_draw = Instant::now();
+        } else {
+            self.redraw |= !actions.is_empty();
+            self.window.update();
+        }
+        Ok(actions)
+    }
+}
+
+impl WindowPresenter {
+    fn draw(&mut self, view: Option<&FrameView>, hud: &HudStats, recording: Option<u64>, ww: u32, wh: u32) {
+        if self.canvas.dimensions() != (ww, wh) {
+            self.canvas = RgbImage::new(ww, wh);
+        }
+        self.canvas.pixels_mut().for_each(|p| *p = Rgb([16, 16, 16]));
+        let (_, scale) = overlay::style_for(ww, wh);
+        let small = PxScale::from((scale.y * 0.85).max(13.0));
+        let mut to_window = None;
+        if let Some(v) = view {
+            let img = &v.processed.frame.image;
+            let f = fit(img.width(), img.height(), ww, wh);
+            let offset = (f.y * ww + f.x) as usize * 3;
+            let stride = ww as usize * 3;
+            resize_rgb(
+                img.as_raw(),
+                img.width() as usize,
+                img.height() as usize,
+                &mut self.canvas.as_mut()[offset..],
+                f.w as usize,
+                f.h as usize,
+                stride,
+                &mut self.scratch,
+            );
+            to_window = Some(Mapping { scale: f.scale, offset: (f.x as f32, f.y as f32) });
+        }
+        let lines: Vec<(String, Rgb<u8>)> = hud_lines(hud)
+            .into_iter()
+            .map(|(t, tone)| (t, if tone == Tone::Warn { hud::WARN } else { hud::TEXT }))
             .collect();
-    }
-    let mut lines = rates.hud_lines(pipeline, view.current.as_ref(), view.dets.len());
-    lines.push((
-        format!(
-            "conf {:.2}  IoU {:.2}{}",
-            view.conf.value,
-            view.iou.value,
-            if view.paused { "  [paused]" } else { "" }
-        ),
-        hud::TEXT,
-    ));
-    let age = view.current.as_ref().map(|p| p.frame.captured_at.elapsed()).filter(|_| !view.paused);
-    for w in outputs.warnings(pipeline, source_ended, age) {
-        lines.push((w, hud::WARN));
-    }
-    lines.push(("H: help".into(), hud::TEXT));
-    hud::text_box(&mut view.canvas, font, small, 8, 8, &lines);
-    // Over the HUD panel: a label is worth more than the figures it may cover.
-    overlay::draw_detections(&mut view.canvas, &shown, &pipeline.info.labels);
-    if let Some(secs) = outputs.recording_seconds() {
-        hud::rec_badge(&mut view.canvas, font, small, secs);
-    }
-    if view.help {
-        hud::help(&mut view.canvas, font, small);
-    }
-    // Sliders along the bottom edge.
-    let sw = (ww as f32 * 0.25).clamp(120.0, 400.0);
-    let sh = (small.y + 6.0).round();
-    let label_room = 110.0;
-    view.conf.place(label_room, wh as f32 - 2.0 * sh - 24.0, sw, sh);
-    view.iou.place(label_room, wh as f32 - sh - 10.0, sw, sh);
-    hud::slider(&mut view.canvas, font, small, &view.conf);
-    hud::slider(&mut view.canvas, font, small, &view.iou);
-    view.pixels.resize((ww * wh) as usize, 0);
-    for (dst, p) in view.pixels.iter_mut().zip(view.canvas.pixels()) {
-        *dst = (p.0[0] as u32) << 16 | (p.0[1] as u32) << 8 | p.0[2] as u32;
+        overlay::text_box(&mut self.canvas, &self.font, small, 8, 8, &lines);
+        // Over the HUD panel: a label is worth more than the figures it may cover. Drawn after scaling, in
+        // window pixels, so lines stay crisp.
+        if let (Some(v), Some(m)) = (view, to_window) {
+            overlay::draw_scene(&mut self.canvas, &v.scene, &self.labels, m);
+        }
+        if let Some(secs) = recording {
+            hud::rec_badge(&mut self.canvas, &self.font, small, secs);
+        }
+        if self.help {
+            hud::help(&mut self.canvas, &self.font, small);
+        }
+        // Sliders along the bottom edge.
+        let sw = (ww as f32 * 0.25).clamp(120.0, 400.0);
+        let sh = (small.y + 6.0).round();
+        let label_room = 110.0;
+        self.conf.place(label_room, wh as f32 - 2.0 * sh - 24.0, sw, sh);
+        self.iou.place(label_room, wh as f32 - sh - 10.0, sw, sh);
+        hud::slider(&mut self.canvas, &self.font, small, &self.conf);
+        hud::slider(&mut self.canvas, &self.font, small, &self.iou);
+        self.pixels.resize((ww * wh) as usize, 0);
+        for (dst, p) in self.pixels.iter_mut().zip(self.canvas.pixels()) {
+            *dst = (p.0[0] as u32) << 16 | (p.0[1] as u32) << 8 | p.0[2] as u32;
+        }
     }
 }
 

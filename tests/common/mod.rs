@@ -39,28 +39,5 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// What ffprobe says of a video file's first stream.
-#[derive(Debug)]
-pub struct Probe {
-    pub codec: String,
-    pub frames: u64,
-    pub duration: f64,
-}
-
-/// Reads a video with ffprobe (counting the frames it decodes): the proof that any player can open it.
-pub fn ffprobe(path: &Path) -> Probe {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args(["-show_entries", "stream=codec_name,nb_read_frames:format=duration", "-of", "json"])
-        .arg(path)
-        .output()
-        .expect("ffprobe runs (install ffmpeg: `make setup` does)");
-    assert!(out.status.success(), "ffprobe cannot read {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let s = &v["streams"][0];
-    Probe {
-        codec: s["codec_name"].as_str().unwrap_or_default().to_string(),
-        frames: s["nb_read_frames"].as_str().and_then(|n| n.parse().ok()).unwrap_or(0),
-        duration: v["format"]["duration"].as_str().and_then(|d| d.parse().ok()).unwrap_or(0.0),
-    }
-}
+/// The one ffprobe reader, shared with the unit tests.
+pub use nasview::testing::ffprobe;

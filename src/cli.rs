@@ -1,0 +1,132 @@
+//! Command line as clap parses it: the low-level arguments, turned into a validated `Config` by `config.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::detector::provider::Device;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "nasview",
+    version,
+    about = "Live object detection with quantized YOLO-NAS (and YOLOv8-v12) on a webcam, video or images",
+    after_help = "Without a command, nasview opens the live window on --source (camera 0 by default).\n\
+                  Keys: Up/Down conf, Left/Right IoU, Space pause, R record, S snapshot, H help, Q/Esc quit."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Detect objects in image files or folders (like super-gradients' `model.predict(img)`)
+    Detect(DetectArgs),
+    /// List cameras and their modes
+    Cameras,
+    /// Measure every pipeline stage on N frames, per model (give --model twice to compare, e.g. FP32 vs INT8)
+    Bench(BenchArgs),
+}
+
+/// Model and threshold options, shared by every command.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// ONNX model [default: $NASVIEW_MODEL, else the first of models/yolo_nas_{s,m,l}_int8.onnx,
+    /// models/yolo_nas_{s,m,l}.onnx, models/yolov12n_int8.onnx, models/yolov12n.onnx]; `bench` takes several
+    #[arg(long, global = true, value_name = "FILE")]
+    pub model: Vec<PathBuf>,
+    /// Confidence threshold. For exports with embedded NMS this only filters what the graph returns
+    #[arg(long, global = true, default_value_t = 0.25, value_name = "0..1")]
+    pub conf: f32,
+    /// IoU threshold of NMS. Exports with embedded NMS keep the IoU baked in at export time
+    #[arg(long, global = true, default_value_t = 0.7, value_name = "0..1")]
+    pub iou: f32,
+    /// Only these classes, by name or id: `person,cup` or `0,41`
+    #[arg(long, global = true, value_name = "LIST")]
+    pub classes: Option<String>,
+    /// Class names, one per line (default: the model's metadata, else COCO-80)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Execution provider: cpu, cuda[:N] or tensorrt[:N]; falls back to CPU loudly when unavailable
+    #[arg(long, global = true, default_value = "cpu", value_name = "DEVICE")]
+    pub device: Device,
+    /// Exit (code 2) instead of falling back to CPU when --device is unavailable
+    #[arg(long, global = true)]
+    pub strict_device: bool,
+    /// Inference threads [default: the machine's cores]
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    /// ONNX Runtime library (default: $ORT_DYLIB_PATH, else the one `make setup` installs in .venv)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ort_lib: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DetectArgs {
+    /// Image files or folders of images
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Write annotated copies into this folder, mirroring the inputs' sub-folders; never over an input
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Replace annotated copies left in --out by an earlier run instead of numbering new ones
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Print one JSON object per image per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Frames to measure: demo, an image, a folder of images or an MP4 file
+    #[arg(long, default_value = "demo")]
+    pub source: String,
+    /// Frames measured per model (after a 5-frame warm-up)
+    #[arg(long, default_value_t = 100)]
+    pub frames: usize,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of the live viewer (the default command).
+#[derive(Args, Debug, Clone)]
+pub struct LiveArgs {
+    /// Camera index or name substring, `demo`, an image file or folder, or an MP4 file.
+    /// `demo?fail-after=N`, `demo?stall-after=N` and `demo?camera` inject faults (try the failure handling)
+    #[arg(long, default_value = "0", value_name = "SOURCE")]
+    pub source: String,
+    /// Camera resolution, e.g. 1280x720
+    #[arg(long, value_name = "WxH")]
+    pub resolution: Option<String>,
+    /// Frame rate of a camera, the demo clip or an image slideshow (video files play at their own rate)
+    #[arg(long, value_name = "N")]
+    pub fps: Option<u32>,
+    /// Camera pixel format: mjpeg or yuyv
+    #[arg(long, value_name = "FORMAT")]
+    pub pixel_format: Option<String>,
+    /// Record annotated video (H.264 MP4) from the start; a folder gets a numbered nasview-N.mp4
+    #[arg(long, value_name = "FILE.mp4|DIR")]
+    pub record: Option<PathBuf>,
+    /// Replace an existing recording (or annotated copy of `detect --out`) instead of numbering a new one
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Draw the HUD into the recording too
+    #[arg(long)]
+    pub record_hud: bool,
+    /// Write each annotated frame as a PNG into this folder (new or without earlier frames)
+    #[arg(long, value_name = "DIR")]
+    pub save_frames: Option<PathBuf>,
+    /// No window: print one JSON object per processed frame
+    #[arg(long)]
+    pub headless: bool,
+    /// Stop after this many processed frames
+    #[arg(long, value_name = "N")]
+    pub max_frames: Option<u64>,
+}

@@ -1,0 +1,304 @@
+//! The consumer loop (main thread): what happens to each processed frame, for the window and headless alike.
+//!
+//! Each turn: receive the newest processed frame (unless paused), select its detections at the current
+//! thresholds into a `Scene`, run the per-frame steps, feed the outputs (recording, PNG frames, JSON lines:
+//! `outputs.rs`), then hand the frame and the HUD figures to a `Presenter` (the window in `ui/`, or
+//! `Headless`), which answers with `Action`s (pause, thresholds, record, snapshot, quit).
+//!
+//! Where new work plugs in:
+//! - **Per-frame steps** (a tracker, a counting line): implement `FrameStep` and add it with
+//!   `Consumer::add_step`. `new_frame` runs once per new processed frame, in frame order, after selection
+//!   and before the outputs, never while paused; a slider moved on a paused frame calls `reselected`
+//!   instead (the same frame, not a new one).
+//! - **Drawing** (IDs, trails, a line): add fields to `overlay::Scene` and draw them in
+//!   `overlay::draw_scene`, which both the window and the recording use.
+//! - **HUD figures**: add a field to `stats::HudStats`, fill it in `Consumer::hud`, print it in
+//!   `stats::hud_lines`.
+//! - **Settings for the inference thread** (tiles on/off, a zoom region): add fields to
+//!   `pipeline::InferenceSettings`; the window sends `Action::SetInference`, the inference loop reads the
+//!   settings once per frame.
+
+pub mod headless;
+pub mod stats;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use crossbeam_channel::RecvTimeoutError;
+
+use self::stats::{HudStats, Rates};
+use crate::detector::Thresholds;
+use crate::messages;
+use crate::outputs::Outputs;
+use crate::overlay::Scene;
+use crate::pipeline::{InferenceSettings, Pipeline, Processed};
+use crate::source::SourceState;
+
+/// A source that gives nothing new for this long is reported as stalled.
+pub const STALL_AFTER: Duration = Duration::from_secs(3);
+/// A source that gives no first frame in this long is an error (a camera that opens but never sends).
+pub const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The frame being shown and what was made of it.
+pub struct FrameView {
+    pub processed: Processed,
+    /// Its detections at `thresholds`, and whatever the per-frame steps add.
+    pub scene: Scene,
+    pub thresholds: Thresholds,
+    /// Capture -> result: from the capture thread getting the frame to the consumer receiving its result.
+    pub latency: Duration,
+}
+
+/// What a presenter asks of the loop.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    TogglePause,
+    /// New thresholds: the frame shown is selected again (also while paused).
+    SetThresholds(Thresholds),
+    ToggleRecording,
+    Snapshot,
+    /// New settings for the inference thread, from the next frame on.
+    SetInference(InferenceSettings),
+    Quit,
+}
+
+/// Shows the frames: the window, or nothing (headless, where the JSON lines are an output).
+pub trait Presenter {
+    /// How long the loop may wait for a new frame before it calls `refresh` again.
+    fn wait(&self) -> Duration;
+    /// True to keep the last frame up after the source ends (the window); false ends the run (headless).
+    fn keeps_last_frame(&self) -> bool;
+    /// Once per turn: `view` is the frame to show, `changed` says whether it (or its scene) is new since the
+    /// last call. Returns what the user asked for.
+    fn refresh(
+        &mut self,
+        view: Option<&FrameView>,
+        hud: &HudStats,
+        outputs: &Outputs,
+        changed: bool,
+    ) -> anyhow::Result<Vec<Action>>;
+}
+
+/// A step run on each new frame after selection (see the module note).
+pub trait FrameStep {
+    /// Once per new processed frame, in frame order, never while paused.
+    fn new_frame(&mut self, processed: &Processed, scene: &mut Scene);
+    /// The frame shown was selected again (thresholds changed, maybe while paused): not a new frame.
+    fn reselected(&mut self, _processed: &Processed, _scene: &mut Scene) {}
+}
+
+/// Why the loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// A finite source gave its last frame (headless), or the window was closed after it did.
+    SourceEnded,
+    MaxFrames,
+    /// Q, Esc or the close button.
+    Quit,
+    /// SIGINT or SIGTERM.
+    Signal,
+}
+
+pub struct Consumer<'a> {
+    pipeline: &'a Pipeline,
+    outputs: &'a mut Outputs,
+    steps: Vec<Box<dyn FrameStep>>,
+    thresholds: Thresholds,
+    max_frames: Option<u64>,
+    stop: &'a AtomicBool,
+    /// New frames received so far.
+    pub frames: u64,
+}
+
+impl<'a> Consumer<'a> {
+    pub fn new(
+        pipeline: &'a Pipeline,
+        outputs: &'a mut Outputs,
+        thresholds: Thresholds,
+        max_frames: Option<u64>,
+        stop: &'a AtomicBool,
+    ) -> Consumer<'a> {
+        Consumer { pipeline, outputs, steps: Vec::new(), thresholds, max_frames, stop, frames: 0 }
+    }
+
+    pub fn add_step(&mut self, step: Box<dyn FrameStep>) {
+        self.steps.push(step);
+    }
+
+    /// A new processed frame: select, run the steps, in frame order.
+    fn new_frame(&mut self, processed: Processed, now: Instant) -> FrameView {
+        let mut scene = Scene { detections: processed.candidates.select(&self.thresholds) };
+        for step in &mut self.steps {
+            step.new_frame(&processed, &mut scene);
+        }
+        let latency = now.saturating_duration_since(processed.frame.captured_at);
+        let view = FrameView { processed, scene, thresholds: self.thresholds.clone(), latency };
+        log_view(&view, false);
+        view
+    }
+
+    /// The frame shown, selected again at the current thresholds (not a new frame).
+    fn reselect(&mut self, view: &mut FrameView, paused: bool) {
+        view.thresholds = self.thresholds.clone();
+        view.scene = Scene { detections: view.processed.candidates.select(&view.thresholds) };
+        for step in &mut self.steps {
+            step.reselected(&view.processed, &mut view.scene);
+        }
+        log_view(view, paused);
+    }
+
+    /// Runs until the source ends (headless), Q / Esc / close, a signal or `max_frames`. An error: the source
+    /// gave no frame at all, or stdout is gone.
+    pub fn run(&mut self, presenter: &mut dyn Presenter) -> anyhow::Result<Ending> {
+        let started = Instant::now();
+        let mut current: Option<FrameView> = None;
+        let mut paused = false;
+        let mut ended = false;
+        let mut last_new = started;
+        let mut stall_said = false;
+        let mut rates = Rates::default();
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(Ending::Signal);
+            }
+            let mut changed = false;
+            if !paused && !ended {
+                match self.pipeline.results.recv_timeout(presenter.wait()) {
+                    Ok(p) => {
+                        let now = Instant::now();
+                        rates.on_result(now);
+                        let view = self.new_frame(p, now);
+                        self.outputs.on_frame(&view)?;
+                        current = Some(view);
+                        self.frames += 1;
+                        (changed, last_new, stall_said) = (true, now, false);
+                    }
+                    Err(RecvTimeoutError::Disconnected) => {
+                        if self.frames == 0 {
+                            bail!(
+                                "the source ({}) gave no frames; check that it holds video or images, or try \
+                                 --source demo",
+                                self.pipeline.source_desc
+                            );
+                        }
+                        // The end of a file: its recording is complete; the window keeps the last frame up.
+                        (ended, changed) = (true, true);
+                        self.outputs.stop_recording();
+                        if !presenter.keeps_last_frame() {
+                            return Ok(Ending::SourceEnded);
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.check_waiting(started, last_new, &mut stall_said)?;
+                    }
+                }
+            }
+            let stalled =
+                (!paused && !ended && self.frames > 0).then(|| last_new.elapsed()).filter(|age| *age > STALL_AFTER);
+            let hud = self.hud(&mut rates, current.as_ref(), paused, stalled);
+            for action in presenter.refresh(current.as_ref(), &hud, self.outputs, changed)? {
+                match action {
+                    Action::Quit => return Ok(if ended { Ending::SourceEnded } else { Ending::Quit }),
+                    Action::TogglePause => {
+                        paused = !paused;
+                        if let Some(v) = &mut current {
+                            self.reselect(v, paused);
+                        }
+                    }
+                    Action::SetThresholds(t) => {
+                        self.thresholds = t;
+                        if let Some(v) = &mut current {
+                            self.reselect(v, paused);
+                        }
+                    }
+                    Action::ToggleRecording => {
+                        if let Some(v) = &current {
+                            self.outputs.toggle_recording(v);
+                        }
+                    }
+                    Action::Snapshot => {
+                        if let Some(v) = &current {
+                            self.outputs.snapshot(v);
+                        }
+                    }
+                    Action::SetInference(s) => self.pipeline.settings.set(s),
+                }
+            }
+            if self.max_frames.is_some_and(|m| self.frames >= m) {
+                return Ok(Ending::MaxFrames);
+            }
+        }
+    }
+
+    /// No new frame this turn: a first frame that does not come is an error after FIRST_FRAME_TIMEOUT (said
+    /// at STALL_AFTER); a source that stops sending is said once per stall and waited for.
+    fn check_waiting(&self, started: Instant, last_new: Instant, said: &mut bool) -> anyhow::Result<()> {
+        let waited = last_new.elapsed();
+        let desc = &self.pipeline.source_desc;
+        if self.frames == 0 {
+            if started.elapsed() > FIRST_FRAME_TIMEOUT {
+                bail!(
+                    "the source ({desc}) gave no frame in {} s; if it is a camera, check that no other program \
+                     uses it and try another --pixel-format or --resolution, or try --source demo",
+                    FIRST_FRAME_TIMEOUT.as_secs()
+                );
+            }
+            if waited > STALL_AFTER && !std::mem::replace(said, true) {
+                messages::note(&format!(
+                    "waiting for the first frame of {desc} (giving up after {} s)",
+                    FIRST_FRAME_TIMEOUT.as_secs()
+                ));
+            }
+            return Ok(());
+        }
+        let running = matches!(self.pipeline.stats.source.get(), SourceState::Running | SourceState::Recovered { .. });
+        if running && waited > STALL_AFTER && !std::mem::replace(said, true) {
+            messages::warn(&format!(
+                "source stalled: no new frame for {} s; still waiting (Ctrl-C ends, the recording is kept)",
+                STALL_AFTER.as_secs()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The HUD's figures for this turn.
+    fn hud(&self, rates: &mut Rates, view: Option<&FrameView>, paused: bool, stalled: Option<Duration>) -> HudStats {
+        let stats = &self.pipeline.stats;
+        let now = Instant::now();
+        rates.on_captured(stats.captured.load(Ordering::Relaxed), now);
+        let info = &self.pipeline.info;
+        let mut warnings = Vec::new();
+        if let Some(reason) = &info.placement.fallback_reason {
+            warnings.push(format!("{} unavailable, running on CPU: {reason}", info.placement.requested));
+        }
+        warnings.extend(stats.source.get().hud_text(now, stalled));
+        warnings.extend(self.outputs.message().map(str::to_string));
+        HudStats {
+            capture_fps: rates.capture_fps,
+            inference_fps: rates.inference_fps,
+            dropped: stats.capture_dropped.load(Ordering::Relaxed) + stats.result_dropped.load(Ordering::Relaxed),
+            stages: view.map(|v| v.processed.times),
+            latency: None,
+            objects: view.map_or(0, |v| v.scene.detections.len()),
+            model: format!("{} {} on {}", info.file_name, info.precision.as_str(), info.placement.label()),
+            source: self.pipeline.source_desc.clone(),
+            conf: self.thresholds.conf,
+            iou: self.thresholds.iou,
+            paused,
+            warnings,
+        }
+    }
+}
+
+/// What is on screen, for NASVIEW_LOG=info (the window test reads these lines).
+fn log_view(v: &FrameView, paused: bool) {
+    tracing::info!(
+        "view frame={} conf={:.2} iou={:.2} objects={}{}",
+        v.processed.frame.seq,
+        v.thresholds.conf,
+        v.thresholds.iou,
+        v.scene.detections.len(),
+        if paused { " paused" } else { "" }
+    );
+}

@@ -1,0 +1,171 @@
+//! Figures for the HUD (main thread): smoothed rates and the HUD's lines, built from plain values so they are
+//! tested without a pipeline or a window.
+
+use std::time::{Duration, Instant};
+
+use crate::detector::StageTimes;
+
+/// How a HUD line is coloured by the presenter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    Text,
+    Warn,
+}
+
+/// Everything the HUD shows, as plain values. A new figure is a field here and a line in `hud_lines`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HudStats {
+    pub capture_fps: f32,
+    pub inference_fps: f32,
+    /// Frames dropped before inference plus results dropped before display.
+    pub dropped: u64,
+    /// Stage times of the frame shown.
+    pub stages: Option<StageTimes>,
+    /// Capture -> display of the frame shown (set by the presenter that displays it).
+    pub latency: Option<Duration>,
+    pub objects: usize,
+    /// `yolov12n_int8.onnx INT8 on CPU`.
+    pub model: String,
+    /// What the source is (`demo clip 960x540 @ 30 fps`).
+    pub source: String,
+    pub conf: f32,
+    pub iou: f32,
+    pub paused: bool,
+    /// Fallbacks, source trouble, recording trouble: shown in the warning colour.
+    pub warnings: Vec<String>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The HUD's lines, top to bottom.
+pub fn hud_lines(s: &HudStats) -> Vec<(String, Tone)> {
+    let mut lines = vec![(
+        format!("capture {:.1} fps   inference {:.1} fps   dropped {}", s.capture_fps, s.inference_fps, s.dropped),
+        Tone::Text,
+    )];
+    if let Some(t) = &s.stages {
+        let latency = s.latency.map(|l| format!("   latency {:.0} ms", ms(l))).unwrap_or_default();
+        lines.push((
+            format!(
+                "pre {:.1} + infer {:.1} + post {:.1} ms{latency}   {} objects",
+                ms(t.preprocess),
+                ms(t.inference),
+                ms(t.postprocess),
+                s.objects
+            ),
+            Tone::Text,
+        ));
+    }
+    lines.push((s.model.clone(), Tone::Text));
+    lines.push((s.source.clone(), Tone::Text));
+    lines.push((
+        format!("conf {:.2}  IoU {:.2}{}", s.conf, s.iou, if s.paused { "  [paused]" } else { "" }),
+        Tone::Text,
+    ));
+    lines.extend(s.warnings.iter().map(|w| (w.clone(), Tone::Warn)));
+    lines.push(("H: help".into(), Tone::Text));
+    lines
+}
+
+fn ewma(old: f32, new: f32) -> f32 {
+    if old == 0.0 {
+        new
+    } else {
+        0.9 * old + 0.1 * new
+    }
+}
+
+/// Smoothed capture and inference rates.
+#[derive(Debug, Default)]
+pub struct Rates {
+    last_result: Option<Instant>,
+    pub inference_fps: f32,
+    pub capture_fps: f32,
+    last_captured: Option<(u64, Instant)>,
+}
+
+impl Rates {
+    /// A new processed frame reached the consumer at `now`.
+    pub fn on_result(&mut self, now: Instant) {
+        if let Some(prev) = self.last_result.replace(now) {
+            let dt = (now - prev).as_secs_f32();
+            if dt > 0.0 {
+                self.inference_fps = ewma(self.inference_fps, 1.0 / dt);
+            }
+        }
+    }
+
+    /// The capture counter read at `now`; the rate is updated every half second.
+    pub fn on_captured(&mut self, captured: u64, now: Instant) {
+        match self.last_captured {
+            Some((n, t)) => {
+                let dt = (now - t).as_secs_f32();
+                if dt >= 0.5 {
+                    self.capture_fps = ewma(self.capture_fps, captured.saturating_sub(n) as f32 / dt);
+                    self.last_captured = Some((captured, now));
+                }
+            }
+            None => self.last_captured = Some((captured, now)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hud_lines_from_plain_figures() {
+        let ms = Duration::from_millis;
+        let stats = HudStats {
+            capture_fps: 30.0,
+            inference_fps: 14.96,
+            dropped: 7,
+            stages: Some(StageTimes { preprocess: ms(3), inference: ms(52), postprocess: ms(1) }),
+            latency: Some(ms(81)),
+            objects: 2,
+            model: "m.onnx INT8 on CPU".into(),
+            source: "demo clip".into(),
+            conf: 0.25,
+            iou: 0.7,
+            paused: true,
+            warnings: vec!["source ended".into()],
+        };
+        let lines = hud_lines(&stats);
+        let text: Vec<&str> = lines.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(
+            text,
+            [
+                "capture 30.0 fps   inference 15.0 fps   dropped 7",
+                "pre 3.0 + infer 52.0 + post 1.0 ms   latency 81 ms   2 objects",
+                "m.onnx INT8 on CPU",
+                "demo clip",
+                "conf 0.25  IoU 0.70  [paused]",
+                "source ended",
+                "H: help",
+            ]
+        );
+        assert_eq!(lines[5].1, Tone::Warn);
+        // Before the first frame: no stage line.
+        assert_eq!(hud_lines(&HudStats::default()).len(), 5);
+    }
+
+    #[test]
+    fn rates_are_smoothed() {
+        let t0 = Instant::now();
+        let mut r = Rates::default();
+        r.on_result(t0);
+        r.on_result(t0 + Duration::from_millis(100));
+        assert!((r.inference_fps - 10.0).abs() < 1e-3);
+        // A 50 ms gap moves the average a tenth of the way to 20 fps.
+        r.on_result(t0 + Duration::from_millis(150));
+        assert!((r.inference_fps - 11.0).abs() < 1e-3);
+        r.on_captured(0, t0);
+        r.on_captured(10, t0 + Duration::from_millis(200));
+        assert_eq!(r.capture_fps, 0.0, "updated every half second");
+        r.on_captured(15, t0 + Duration::from_millis(500));
+        assert!((r.capture_fps - 30.0).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,282 @@
+//! Where each new processed frame goes (main thread): the MP4 recording (toggled by R), PNG frames, JSON lines
+//! and snapshots. Each output is a small type fed by `Outputs::on_frame`; a failure is said once, as it
+//! happens, and counted so the run ends with exit code 1.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::consumer::FrameView;
+use crate::detector::{labels, Detection};
+use crate::messages;
+use crate::overlay::{self, Mapping};
+use crate::record::naming::{numbered_path, RecordTarget};
+use crate::record::Recorder;
+
+/// One detection as printed by `detect --json` and headless mode.
+#[derive(Serialize, Debug, PartialEq)]
+pub struct JsonDetection {
+    pub class_id: usize,
+    pub label: String,
+    pub score: f32,
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+}
+
+/// Rounds for printing: scores to 4 decimals, boxes to 0.01 px.
+pub fn to_json(dets: &[Detection], names: &[String]) -> Vec<JsonDetection> {
+    let round = |v: f32, k: f32| (v * k).round() / k;
+    dets.iter()
+        .map(|d| JsonDetection {
+            class_id: d.class_id,
+            label: labels::name(names, d.class_id),
+            score: round(d.score, 1e4),
+            bbox: d.bbox.map(|v| round(v, 100.0)),
+        })
+        .collect()
+}
+
+/// Milliseconds rounded to 0.1.
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e4).round() / 10.0
+}
+
+/// A headless line: the frame's source time from the first frame, and capture -> result latency.
+#[derive(Serialize)]
+struct FrameLine {
+    frame: u64,
+    time_ms: f64,
+    latency_ms: f64,
+    width: u32,
+    height: u32,
+    detections: Vec<JsonDetection>,
+}
+
+/// What the outputs are asked to do, from the validated configuration.
+#[derive(Clone, Debug, Default)]
+pub struct OutputConfig {
+    /// `--record`: the first frame starts a take.
+    pub record: Option<RecordTarget>,
+    pub overwrite: bool,
+    pub record_hud: bool,
+    pub save_frames: Option<PathBuf>,
+    /// One JSON line per frame on stdout (headless).
+    pub json: bool,
+    pub fps_hint: f32,
+}
+
+/// A take in progress.
+struct Take {
+    recorder: Recorder,
+    started: Instant,
+}
+
+pub struct Outputs {
+    cfg: OutputConfig,
+    labels: Vec<String>,
+    /// `--record` was given: the first frame starts a take.
+    record_at_start: bool,
+    take: Option<Take>,
+    takes: u32,
+    /// False once writing frames failed (said once).
+    save_frames: bool,
+    /// The last trouble, for the HUD.
+    message: Option<String>,
+    /// Things the user asked for that failed: the exit code is 1 when any did.
+    failures: u32,
+}
+
+impl Outputs {
+    pub fn new(cfg: OutputConfig, labels: Vec<String>) -> Outputs {
+        Outputs {
+            record_at_start: cfg.record.is_some(),
+            save_frames: cfg.save_frames.is_some(),
+            cfg,
+            labels,
+            take: None,
+            takes: 0,
+            message: None,
+            failures: 0,
+        }
+    }
+
+    /// Said once, shown on the HUD, counted for the exit code.
+    fn fail(&mut self, msg: String) {
+        messages::warn(&msg);
+        self.message = Some(msg);
+        self.failures += 1;
+    }
+
+    /// The frame as recorded: full resolution, its scene (HUD only with --record-hud).
+    fn annotate(&self, v: &FrameView, hud: bool) -> RgbImage {
+        let mut img = (*v.processed.frame.image).clone();
+        overlay::draw_scene(&mut img, &v.scene, &self.labels, Mapping::IDENTITY);
+        if hud {
+            let (_, scale) = overlay::style_for(img.width(), img.height());
+            let line = format!(
+                "{} objects   infer {:.1} ms",
+                v.scene.detections.len(),
+                v.processed.times.inference.as_secs_f64() * 1e3
+            );
+            overlay::text_box(&mut img, &overlay::font(), scale, 8, 8, &[(line, overlay::TEXT)]);
+        }
+        img
+    }
+
+    /// Each new processed frame, in order: recording, PNG frame, JSON line. An error only when stdout is gone.
+    pub fn on_frame(&mut self, v: &FrameView) -> std::io::Result<()> {
+        // `--record` starts with the first frame, whose size the recording takes.
+        if std::mem::take(&mut self.record_at_start) {
+            self.toggle_recording(v);
+        }
+        if self.take.is_some() || self.save_frames {
+            let img = Arc::new(self.annotate(v, self.cfg.record_hud));
+            self.record(&img, v.processed.frame.time);
+            self.save_frame(&img, v.processed.frame.seq);
+        }
+        if self.cfg.json {
+            self.json_line(v)?;
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, img: &Arc<RgbImage>, time: Duration) {
+        let Some(take) = &self.take else {
+            return;
+        };
+        if !take.recorder.push(Arc::clone(img), time) {
+            let why = take.recorder.failure().unwrap_or_else(|| "the encoder stopped".into());
+            // The recorder's own error is this one: finishing only finalises what was written.
+            if let Some(take) = self.take.take() {
+                let _ = take.recorder.finish();
+            }
+            self.fail(format!("recording stopped: {why}; the app keeps running"));
+        }
+    }
+
+    fn save_frame(&mut self, img: &RgbImage, seq: u64) {
+        let Some(dir) = self.cfg.save_frames.as_ref().filter(|_| self.save_frames) else {
+            return;
+        };
+        let target = dir.join(format!("frame_{seq:06}.png"));
+        if let Err(e) = save_new(img, &target) {
+            self.save_frames = false;
+            self.fail(format!("stopped saving frames: cannot write {} ({e})", target.display()));
+        }
+    }
+
+    fn json_line(&self, v: &FrameView) -> std::io::Result<()> {
+        let p = &v.processed;
+        let line = FrameLine {
+            frame: p.frame.seq,
+            time_ms: ms(p.frame.time),
+            latency_ms: ms(v.latency),
+            width: p.frame.image.width(),
+            height: p.frame.image.height(),
+            detections: to_json(&v.scene.detections, &self.labels),
+        };
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, &line)?;
+        writeln!(out)
+    }
+
+    /// Starts a new take on the frame `v` (its size is the recording's), or stops and finalises the current one.
+    pub fn toggle_recording(&mut self, v: &FrameView) {
+        if self.take.is_some() {
+            self.stop_recording();
+            return;
+        }
+        let path = RecordTarget::take_path(self.cfg.record.as_ref(), self.takes, self.cfg.overwrite);
+        let (w, h) = v.processed.frame.image.dimensions();
+        match Recorder::start(&path, w, h, self.cfg.fps_hint) {
+            Ok(recorder) => {
+                messages::note(&format!("recording to {}", path.display()));
+                self.takes += 1;
+                self.take = Some(Take { recorder, started: Instant::now() });
+                self.message = None;
+            }
+            Err(e) => self.fail(format!("recording not started: {e:#}")),
+        }
+    }
+
+    /// Finalises the take in progress, if any (R, the end of a file, quitting).
+    pub fn stop_recording(&mut self) {
+        let Some(take) = self.take.take() else {
+            return;
+        };
+        match take.recorder.finish() {
+            Ok(s) => messages::note(&format!(
+                "saved {} ({} frames, {:.1} s, {} dropped by the encoder)",
+                s.path.display(),
+                s.frames,
+                s.duration.as_secs_f64(),
+                s.dropped
+            )),
+            Err(e) => self.fail(format!("recording failed: {e:#}")),
+        }
+    }
+
+    /// Writes the annotated frame `v` as a new numbered PNG in the working folder.
+    pub fn snapshot(&mut self, v: &FrameView) {
+        let path = numbered_path(Path::new("nasview-snapshot.png"));
+        match save_new(&self.annotate(v, false), &path) {
+            Ok(()) => messages::note(&format!("snapshot {}", path.display())),
+            Err(e) => self.fail(format!("snapshot failed: cannot write {} ({e})", path.display())),
+        }
+    }
+
+    /// Seconds into the take in progress (the REC badge).
+    pub fn recording_seconds(&self) -> Option<u64> {
+        self.take.as_ref().map(|t| t.started.elapsed().as_secs())
+    }
+
+    /// The last trouble, for the HUD.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// Finalises everything; returns how many things the user asked for failed.
+    pub fn finish(&mut self) -> u32 {
+        self.stop_recording();
+        self.failures
+    }
+}
+
+/// Saves an image to a file that must not exist yet: nothing the user owns is overwritten.
+pub fn save_new(img: &RgbImage, path: &Path) -> anyhow::Result<()> {
+    let format = image::ImageFormat::from_path(path).unwrap_or(image::ImageFormat::Png);
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    let mut w = std::io::BufWriter::new(file);
+    img.write_to(&mut w, format)?;
+    w.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_rounds_scores_and_boxes() {
+        let names = vec!["person".to_string()];
+        let dets = [Detection { class_id: 0, score: 0.876_54, bbox: [1.234_5, 2.0, 3.006, 4.0] }];
+        let json = serde_json::to_string(&to_json(&dets, &names)).unwrap();
+        assert_eq!(json, r#"[{"class_id":0,"label":"person","score":0.8765,"box":[1.23,2.0,3.01,4.0]}]"#);
+        assert_eq!(ms(Duration::from_micros(200_049)), 200.0);
+    }
+
+    #[test]
+    fn save_new_never_replaces_a_file() {
+        let dir = crate::testing::temp_dir("save-new");
+        let path = dir.join("a.png");
+        std::fs::write(&path, b"mine").unwrap();
+        assert!(save_new(&RgbImage::new(2, 2), &path).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"mine");
+        save_new(&RgbImage::new(2, 2), &dir.join("b.png")).unwrap();
+        assert_eq!(image::open(dir.join("b.png")).unwrap().width(), 2);
+    }
+}
