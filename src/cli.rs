@@ -12,7 +12,8 @@ use crate::detector::provider::Device;
     version,
     about = "Live object detection with quantized YOLO-NAS (and YOLOv8-v12) on a webcam, video or images",
     after_help = "Without a command, nasview opens the live window on --source (camera 0 by default).\n\
-                  Keys: Up/Down conf, Left/Right IoU, Space pause, R record, S snapshot, H help, Q/Esc quit."
+                  Keys: Up/Down conf, Left/Right IoU, Space pause, R record, S snapshot, T tracking, Y trails,\n\
+                  L + mouse drag counting line, C reset counts, H help, Q/Esc quit."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -129,4 +130,13 @@ pub struct LiveArgs {
     /// Stop after this many processed frames
     #[arg(long, value_name = "N")]
     pub max_frames: Option<u64>,
+    /// Counting line: pixels of the source frame (`480,0,480,540`) or fractions of it (`0.5,0,0.5,1`).
+    /// Tracks crossing it count once per class and direction: `in` is left to right over a line drawn top to
+    /// bottom, bottom to top over one drawn left to right (the arrow x1,y1 -> x2,y2 turned a quarter
+    /// counter-clockwise on screen); `out` is the other way
+    #[arg(long, value_name = "X1,Y1,X2,Y2")]
+    pub line: Option<String>,
+    /// No tracking: no track IDs, trails or line counts (T turns it on in the window)
+    #[arg(long)]
+    pub no_track: bool,
 }

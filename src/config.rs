@@ -11,6 +11,7 @@ use crate::detector::{LoadOptions, Thresholds};
 use crate::messages;
 use crate::record::naming::RecordTarget;
 use crate::source::{CameraRequest, Spec};
+use crate::track::line::LineSpec;
 
 /// Confidence thresholds accepted by `--conf` and reached by the window's slider.
 pub const CONF_RANGE: RangeInclusive<f32> = 0.01..=0.99;
@@ -61,6 +62,10 @@ pub struct LiveConfig {
     pub save_frames: Option<PathBuf>,
     /// The encoder's nominal rate (rate control only; frames keep their own times).
     pub fps_hint: f32,
+    /// Tracking on at the start (`--no-track` turns it off).
+    pub track: bool,
+    /// `--line`: the counting line.
+    pub line: Option<LineSpec>,
 }
 
 #[derive(Debug)]
@@ -249,6 +254,10 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
     if matches!(source, Spec::Video(_)) && live.fps.is_some() {
         messages::warn("--fps is ignored for a video file: it plays at its own frame rate");
     }
+    if live.no_track && live.line.is_some() {
+        bail!("--line counts tracked objects: it cannot be used with --no-track (leave one of them out)");
+    }
+    let line = live.line.as_deref().map(LineSpec::parse).transpose()?;
     let record = live.record.as_deref().map(RecordTarget::from_arg).transpose()?;
     if let Some(dir) = &live.save_frames {
         check_frames_folder(dir)?;
@@ -267,6 +276,8 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         record_hud: live.record_hud,
         save_frames: live.save_frames,
         fps_hint,
+        track: !live.no_track,
+        line,
     })
 }
 

@@ -20,4 +20,5 @@ pub mod runtime;
 pub mod source;
 #[doc(hidden)]
 pub mod testing;
+pub mod track;
 pub mod ui;

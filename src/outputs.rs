@@ -16,6 +16,7 @@ use crate::messages;
 use crate::overlay::{self, Mapping};
 use crate::record::naming::{numbered_path, RecordTarget};
 use crate::record::Recorder;
+use crate::track::live::JsonCounts;
 
 /// One detection as printed by `detect --json` and headless mode.
 #[derive(Serialize, Debug, PartialEq)]
@@ -25,6 +26,9 @@ pub struct JsonDetection {
     pub score: f32,
     #[serde(rename = "box")]
     pub bbox: [f32; 4],
+    /// Live mode with tracking: the ID of the confirmed track this detection belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track_id: Option<u64>,
 }
 
 /// Rounds for printing: scores to 4 decimals, boxes to 0.01 px.
@@ -36,8 +40,18 @@ pub fn to_json(dets: &[Detection], names: &[String]) -> Vec<JsonDetection> {
             label: labels::name(names, d.class_id),
             score: round(d.score, 1e4),
             bbox: d.bbox.map(|v| round(v, 100.0)),
+            track_id: None,
         })
         .collect()
+}
+
+/// As `to_json`, with the track ID of each detection (`ids[i]` belongs to `dets[i]`).
+pub fn to_json_with_ids(dets: &[Detection], ids: &[Option<u64>], names: &[String]) -> Vec<JsonDetection> {
+    let mut out = to_json(dets, names);
+    for (d, id) in out.iter_mut().zip(ids) {
+        d.track_id = *id;
+    }
+    out
 }
 
 /// Milliseconds rounded to 0.1.
@@ -54,6 +68,9 @@ struct FrameLine {
     width: u32,
     height: u32,
     detections: Vec<JsonDetection>,
+    /// With a counting line: its counts so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    counts: Option<JsonCounts>,
 }
 
 /// What the outputs are asked to do, from the validated configuration.
@@ -177,7 +194,8 @@ impl Outputs {
             latency_ms: ms(v.latency),
             width: p.frame.image.width(),
             height: p.frame.image.height(),
-            detections: to_json(&v.scene.detections, &self.labels),
+            detections: to_json_with_ids(&v.scene.detections, &v.scene.ids, &self.labels),
+            counts: v.scene.line.as_ref().map(|l| JsonCounts::of(l, &self.labels)),
         };
         let mut out = std::io::stdout().lock();
         serde_json::to_writer(&mut out, &line)?;

@@ -7,6 +7,8 @@ use imageproc::drawing::{draw_filled_rect_mut, draw_hollow_rect_mut, draw_text_m
 use imageproc::rect::Rect;
 
 use crate::detector::{labels, Detection};
+use crate::track;
+use crate::track::draw::{LineView, Trail};
 
 /// DejaVu Sans, bundled (licence in assets/fonts/).
 static FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
@@ -87,6 +89,18 @@ pub fn style_for(width: u32, height: u32) -> (i32, PxScale) {
 pub struct Scene {
     /// Best first.
     pub detections: Vec<Detection>,
+    /// Track ID of each detection (same order; shorter or empty when not tracking).
+    pub ids: Vec<Option<u64>>,
+    /// Recent paths of the confirmed tracks, drawn under the boxes.
+    pub trails: Vec<Trail>,
+    /// The counting line with its counts, drawn over the boxes.
+    pub line: Option<LineView>,
+}
+
+impl Scene {
+    pub fn new(detections: Vec<Detection>) -> Scene {
+        Scene { detections, ..Scene::default() }
+    }
 }
 
 /// From frame pixels to the pixels of the image drawn into: `scale` then `offset` (the window's fit).
@@ -103,33 +117,56 @@ impl Mapping {
         let (s, (x, y)) = (self.scale, self.offset);
         [b[0] * s + x, b[1] * s + y, b[2] * s + x, b[3] * s + y]
     }
+
+    pub fn point(&self, p: [f32; 2]) -> (f32, f32) {
+        (p[0] * self.scale + self.offset.0, p[1] * self.scale + self.offset.1)
+    }
+
+    /// From the drawn image back to frame pixels (the mouse in the window).
+    pub fn inverse(&self, p: (f32, f32)) -> [f32; 2] {
+        [(p.0 - self.offset.0) / self.scale, (p.1 - self.offset.1) / self.scale]
+    }
 }
 
 /// Draws a scene into `img` (the frame itself, or the window canvas through `to_img`). Line and text sizes
 /// follow the size of `img`, so they read the same in a recording and on screen.
 pub fn draw_scene(img: &mut RgbImage, scene: &Scene, labels: &[String], to_img: Mapping) {
+    let (thickness, scale) = style_for(img.width(), img.height());
+    track::draw::draw_trails(img, &scene.trails, to_img, thickness);
     let dets: Vec<Detection> =
         scene.detections.iter().map(|d| Detection { bbox: to_img.apply(d.bbox), ..*d }).collect();
-    draw_detections(img, &dets, labels);
+    draw_detections_with_ids(img, &dets, &scene.ids, labels);
+    if let Some(line) = &scene.line {
+        track::draw::draw_counter(img, line, labels, to_img, &font(), scale, thickness);
+    }
 }
 
 /// Draws every detection: a box in its class colour and a `label score` tag above it (inside the box
 /// when there is no room above).
 pub fn draw_detections(img: &mut RgbImage, dets: &[Detection], labels: &[String]) {
+    draw_detections_with_ids(img, dets, &[], labels);
+}
+
+/// As `draw_detections`, with `label #ID score` tags for detections that have a track ID (`ids[i]`
+/// belongs to `dets[i]`; missing entries mean no ID).
+pub fn draw_detections_with_ids(img: &mut RgbImage, dets: &[Detection], ids: &[Option<u64>], labels: &[String]) {
     if img.width() == 0 || img.height() == 0 {
         return;
     }
     let font = font();
     let (thickness, scale) = style_for(img.width(), img.height());
     // Lowest score first, so the best box is drawn on top.
-    for d in dets.iter().rev() {
+    for (i, d) in dets.iter().enumerate().rev() {
         let colour = class_colour(d.class_id);
         let [x1, y1, x2, y2] = d.bbox.map(|v| v.round() as i32);
         for t in 0..thickness {
             let (w, h) = ((x2 - x1 - 2 * t).max(1) as u32, (y2 - y1 - 2 * t).max(1) as u32);
             draw_hollow_rect_mut(img, Rect::at(x1 + t, y1 + t).of_size(w, h), colour);
         }
-        let text = format!("{} {:.2}", labels::name(labels, d.class_id), d.score);
+        let text = match ids.get(i).copied().flatten() {
+            Some(id) => format!("{} #{id} {:.2}", labels::name(labels, d.class_id), d.score),
+            None => format!("{} {:.2}", labels::name(labels, d.class_id), d.score),
+        };
         let th = scale.y.ceil() as i32 + 4;
         let ty = if y1 - th >= 0 { y1 - th } else { y1 };
         draw_tag(img, &font, scale, x1, ty, &text, colour);
@@ -192,7 +229,7 @@ mod tests {
     #[test]
     fn a_scene_is_drawn_through_a_mapping() {
         let labels = vec!["person".to_string()];
-        let scene = Scene { detections: vec![Detection { class_id: 0, score: 0.9, bbox: [10.0, 20.0, 30.0, 40.0] }] };
+        let scene = Scene::new(vec![Detection { class_id: 0, score: 0.9, bbox: [10.0, 20.0, 30.0, 40.0] }]);
         let mut img = RgbImage::from_pixel(200, 200, Rgb([0, 0, 0]));
         // Twice the size, 5 px right: the left edge lands at x = 25, from y = 45 to 85.
         draw_scene(&mut img, &scene, &labels, Mapping { scale: 2.0, offset: (5.0, 5.0) });

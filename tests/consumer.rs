@@ -129,6 +129,9 @@ fn each_rejected_flag_is_one_error_line_and_exit_2() {
         (&["--threads", "0"], "--threads 0: give at least 1"),
         (&["--record", "/dev/full"], "--record /dev/full is not a regular file"),
         (&["--save-frames", "frames"], "already holds frame_*.png files of an earlier run"),
+        (&["--line", "1,2,3"], "--line \"1,2,3\" has 3 numbers, not four; use --line x1,y1,x2,y2"),
+        (&["--line", "0,0,0,0"], "--line \"0,0,0,0\": both ends are the same point"),
+        (&["--line", "0.5,0,0.5,1", "--no-track"], "--line counts tracked objects: it cannot be used with --no-track"),
     ];
     for (flags, message) in cases {
         let mut args = demo.to_vec();

@@ -20,5 +20,7 @@ mod preprocess;
 mod properties;
 /// Soak: memory flat and queues bounded over a long recorded run (SOAK_SECONDS, default 60).
 mod soak;
+/// Tracking and the counting line on a synthetic clip made from the bundled photos.
+mod track;
 /// The live window for real under Xvfb, driven with xdotool.
 mod window;

@@ -282,3 +282,69 @@ fn close_button_mid_recording_leaves_a_playable_file() {
     let probe = crate::common::ffprobe(&dir.join("take.mp4"));
     assert!(probe.codec == "h264" && probe.frames > 0, "{probe:?}");
 }
+
+/// Columns `x0..x1` and rows where `colour` runs down at least `min_run` pixels: a drawn vertical line.
+fn longest_vertical_run(img: &RgbImage, colour: Rgb<u8>, x0: u32, x1: u32) -> u32 {
+    (x0..x1.min(img.width()))
+        .map(|x| {
+            let (mut run, mut best) = (0, 0);
+            for y in 0..img.height() {
+                run = if *img.get_pixel(x, y) == colour { run + 1 } else { 0 };
+                best = best.max(run);
+            }
+            best
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn counting_line_drawn_with_the_mouse() {
+    let x = Xvfb::start();
+    let dir = scratch("window-line");
+    let (mut child, log) =
+        x.launch(&["--source", "demo", "--model", model("yolov12n_int8.onnx").to_str().unwrap()], &dir);
+    log.wait_for("view frame=", 0, Duration::from_secs(60));
+    let win = x.window();
+    let geo = x.xdotool(&["getwindowgeometry", "--shell", &win]);
+    let g = |k: &str| geo.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().parse::<u32>().unwrap();
+    let (gx, gy, w, h) = (g("X"), g("Y"), g("WIDTH"), g("HEIGHT"));
+
+    // L, then drag from the top to the bottom down the middle, as a hand does: press, move, release.
+    let mark = log.len();
+    x.xdotool(&["key", "l"]);
+    log.wait_for("line tool armed", mark, Duration::from_secs(10));
+    let (cx, top, bottom) = (gx + w / 2, gy + h / 5, gy + h * 4 / 5);
+    x.xdotool(&["mousemove", &cx.to_string(), &top.to_string(), "mousedown", "1"]);
+    for k in 1..=10 {
+        std::thread::sleep(Duration::from_millis(40));
+        x.xdotool(&["mousemove", &cx.to_string(), &(top + (bottom - top) * k / 10).to_string()]);
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    x.xdotool(&["mouseup", "1"]);
+    let set = log.wait_for("line set", mark, Duration::from_secs(10));
+    // The line in frame pixels: the demo is 960x540 shown in the whole 1280x720 window (scale 0.75).
+    let y1: f32 = field(&set, "y1");
+    let y2: f32 = field(&set, "y2");
+    assert!(y2 - y1 > 200.0, "a long line downwards: {set}");
+
+    std::thread::sleep(Duration::from_millis(600));
+    let shot = x.grab((gx, gy, w, h));
+    shot.save(dir.join("line.png")).unwrap();
+    let line = nasview::track::draw::LINE;
+    let run = longest_vertical_run(&shot, line, w / 2 - 6, w / 2 + 7);
+    assert!(run > h / 2, "the line down the middle: longest run {run} px; see {}", dir.join("line.png").display());
+    // Its counts beside it: `out: 0` on the left, `in: 0` on the right, on tags of the line's colour.
+    let mid = (h / 2 - 40, h / 2 + 40);
+    let left = count(&shot, line, (w / 2 - 250, mid.0, w / 2 - 10, mid.1));
+    let right = count(&shot, line, (w / 2 + 10, mid.0, w / 2 + 250, mid.1));
+    assert!(left > 300 && right > 300, "count tags beside the line: {left} and {right} px; see line.png");
+
+    // C resets the counts (logged), Q quits cleanly.
+    let mark = log.len();
+    x.xdotool(&["key", "c"]);
+    log.wait_for("counts reset", mark, Duration::from_secs(10));
+    x.xdotool(&["key", "q"]);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit {status}; log:\n{}", log.0.lock().unwrap().join("\n"));
+}

@@ -48,6 +48,27 @@ struct ModelResult {
 #[derive(Serialize)]
 struct Report {
     models: Vec<ModelResult>,
+    /// The tracker on synthetic scenes (it needs many objects, which the bench frames do not have).
+    track: Vec<TrackResult>,
+}
+
+#[derive(Serialize)]
+struct TrackResult {
+    objects: usize,
+    frames: usize,
+    ms: Summary,
+}
+
+/// Object counts of the synthetic tracking scenes.
+const TRACK_OBJECTS: [usize; 2] = [10, 100];
+
+/// The `track` stage: `Tracker::update` on synthetic scenes of 10 and 100 moving objects.
+fn track_stage(frames: usize) -> Vec<TrackResult> {
+    let frames = frames.max(30);
+    TRACK_OBJECTS
+        .iter()
+        .map(|&n| TrackResult { objects: n, frames, ms: summarize(&crate::track::bench::measure(n, frames, WARMUP)) })
+        .collect()
 }
 
 /// Peak resident memory of this process so far (VmHWM), in MiB.
@@ -91,7 +112,7 @@ impl Runner {
         let start = Instant::now();
         let (cands, times) = self.detector.detect(img, t.conf)?;
         let t_post0 = Instant::now();
-        let scene = Scene { detections: cands.select(t) };
+        let scene = Scene::new(cands.select(t));
         let select = t_post0.elapsed();
         let t_overlay = Instant::now();
         let mut annotated = img.clone();
@@ -165,6 +186,7 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
                 }
             })
             .collect(),
+        track: track_stage(args.frames),
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -192,6 +214,12 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
             b.detector.info.file_name,
             med(a, 1) / med(b, 1).max(1e-9),
             report.models[1].fps / report.models[0].fps.max(1e-9)
+        );
+    }
+    for t in &report.track {
+        println!(
+            "track (synthetic 1920x1080 scene, {} objects, {} frames): {:.3} ms median ({:.3} p95)",
+            t.objects, t.frames, t.ms.median, t.ms.p95
         );
     }
     println!("peak RSS {:.0} MiB (whole process)", peak_rss_mb());

@@ -44,7 +44,7 @@ pub fn run(cfg: &DetectConfig) -> anyhow::Result<u8> {
             }
         };
         let (cands, times) = detector.detect(&img, t.conf)?;
-        let scene = Scene { detections: cands.select(t) };
+        let scene = Scene::new(cands.select(t));
         let dets = &scene.detections;
         tracing::debug!(?times, "{}", path.display());
         let mut out = stdout.lock();

@@ -13,6 +13,7 @@ use crate::consumer::{Consumer, Presenter};
 use crate::messages;
 use crate::outputs::{OutputConfig, Outputs};
 use crate::pipeline::{InferenceSettings, Pipeline, PipelineConfig};
+use crate::track::live::Tracking;
 use crate::ui::WindowPresenter;
 
 /// Runs the live command: 0 all done, 1 when an output the user asked for failed; errors (exit 2) when the
@@ -47,6 +48,8 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     };
     let mut outputs = Outputs::new(out_cfg, pipeline.info.labels.clone());
     let mut consumer = Consumer::new(&pipeline, &mut outputs, thresholds, cfg.max_frames, &stop);
+    // Always a step, so T can turn tracking on in the window after --no-track.
+    consumer.add_step(Box::new(Tracking::new(cfg.line, cfg.track, pipeline.info.labels.clone())));
     let result = consumer.run(presenter.as_mut());
     drop(presenter);
     // Finalise the recording whatever happened above: nothing recorded is lost.

@@ -34,6 +34,7 @@ use crate::outputs::Outputs;
 use crate::overlay::Scene;
 use crate::pipeline::{InferenceSettings, Pipeline, Processed};
 use crate::source::SourceState;
+use crate::track::live::TrackAction;
 
 /// A source that gives nothing new for this long is reported as stalled.
 pub const STALL_AFTER: Duration = Duration::from_secs(3);
@@ -60,6 +61,8 @@ pub enum Action {
     Snapshot,
     /// New settings for the inference thread, from the next frame on.
     SetInference(InferenceSettings),
+    /// For the tracker and the counting line (T, Y, C, a line drawn with the mouse).
+    Track(TrackAction),
     Quit,
 }
 
@@ -82,10 +85,18 @@ pub trait Presenter {
 
 /// A step run on each new frame after selection (see the module note).
 pub trait FrameStep {
-    /// Once per new processed frame, in frame order, never while paused.
-    fn new_frame(&mut self, processed: &Processed, scene: &mut Scene);
-    /// The frame shown was selected again (thresholds changed, maybe while paused): not a new frame.
-    fn reselected(&mut self, _processed: &Processed, _scene: &mut Scene) {}
+    /// Once per new processed frame, in frame order, never while paused; `t` are the thresholds its
+    /// scene was selected at.
+    fn new_frame(&mut self, processed: &Processed, t: &Thresholds, scene: &mut Scene);
+    /// The frame shown was selected again (thresholds changed, maybe while paused, or a step's
+    /// settings changed): not a new frame.
+    fn reselected(&mut self, _processed: &Processed, _t: &Thresholds, _scene: &mut Scene) {}
+    /// An action of the user meant for steps (`Action::Track`); the frame shown is selected again after.
+    fn on_action(&mut self, _action: &Action) {}
+    /// Lines for the HUD.
+    fn hud_lines(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Why the loop ended.
@@ -128,9 +139,9 @@ impl<'a> Consumer<'a> {
 
     /// A new processed frame: select, run the steps, in frame order.
     fn new_frame(&mut self, processed: Processed, now: Instant) -> FrameView {
-        let mut scene = Scene { detections: processed.candidates.select(&self.thresholds) };
+        let mut scene = Scene::new(processed.candidates.select(&self.thresholds));
         for step in &mut self.steps {
-            step.new_frame(&processed, &mut scene);
+            step.new_frame(&processed, &self.thresholds, &mut scene);
         }
         let latency = now.saturating_duration_since(processed.frame.captured_at);
         let view = FrameView { processed, scene, thresholds: self.thresholds.clone(), latency };
@@ -141,9 +152,9 @@ impl<'a> Consumer<'a> {
     /// The frame shown, selected again at the current thresholds (not a new frame).
     fn reselect(&mut self, view: &mut FrameView, paused: bool) {
         view.thresholds = self.thresholds.clone();
-        view.scene = Scene { detections: view.processed.candidates.select(&view.thresholds) };
+        view.scene = Scene::new(view.processed.candidates.select(&view.thresholds));
         for step in &mut self.steps {
-            step.reselected(&view.processed, &mut view.scene);
+            step.reselected(&view.processed, &view.thresholds, &mut view.scene);
         }
         log_view(view, paused);
     }
@@ -223,6 +234,14 @@ impl<'a> Consumer<'a> {
                         }
                     }
                     Action::SetInference(s) => self.pipeline.settings.set(s),
+                    Action::Track(_) => {
+                        for step in &mut self.steps {
+                            step.on_action(&action);
+                        }
+                        if let Some(v) = &mut current {
+                            self.reselect(v, paused);
+                        }
+                    }
                 }
             }
             if self.max_frames.is_some_and(|m| self.frames >= m) {
@@ -286,6 +305,7 @@ impl<'a> Consumer<'a> {
             conf: self.thresholds.conf,
             iou: self.thresholds.iou,
             paused,
+            steps: self.steps.iter().flat_map(|s| s.hud_lines()).collect(),
             warnings,
         }
     }

@@ -31,6 +31,8 @@ pub struct HudStats {
     pub conf: f32,
     pub iou: f32,
     pub paused: bool,
+    /// Lines of the per-frame steps (the tracker's cost, objects and counts).
+    pub steps: Vec<String>,
     /// Fallbacks, source trouble, recording trouble: shown in the warning colour.
     pub warnings: Vec<String>,
 }
@@ -64,6 +66,7 @@ pub fn hud_lines(s: &HudStats) -> Vec<(String, Tone)> {
         format!("conf {:.2}  IoU {:.2}{}", s.conf, s.iou, if s.paused { "  [paused]" } else { "" }),
         Tone::Text,
     ));
+    lines.extend(s.steps.iter().map(|l| (l.clone(), Tone::Text)));
     lines.extend(s.warnings.iter().map(|w| (w.clone(), Tone::Warn)));
     lines.push(("H: help".into(), Tone::Text));
     lines
@@ -131,6 +134,7 @@ mod tests {
             conf: 0.25,
             iou: 0.7,
             paused: true,
+            steps: vec!["track 0.05 ms   now: person 1   seen: person 2".into()],
             warnings: vec!["source ended".into()],
         };
         let lines = hud_lines(&stats);
@@ -143,11 +147,12 @@ mod tests {
                 "m.onnx INT8 on CPU",
                 "demo clip",
                 "conf 0.25  IoU 0.70  [paused]",
+                "track 0.05 ms   now: person 1   seen: person 2",
                 "source ended",
                 "H: help",
             ]
         );
-        assert_eq!(lines[5].1, Tone::Warn);
+        assert_eq!((lines[5].1, lines[6].1), (Tone::Text, Tone::Warn));
         // Before the first frame: no stage line.
         assert_eq!(hud_lines(&HudStats::default()).len(), 5);
     }

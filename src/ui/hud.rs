@@ -47,13 +47,17 @@ pub fn slider(img: &mut RgbImage, font: &FontRef, scale: PxScale, s: &Slider) {
 }
 
 /// Keys and what they do, drawn in two columns at the centre.
-pub const HELP: [(&str, &str); 8] = [
+pub const HELP: [(&str, &str); 12] = [
     ("Up / Down", "confidence +/- 0.05"),
     ("Left / Right", "IoU +/- 0.05"),
     ("mouse", "drag the sliders"),
     ("Space", "pause / resume"),
     ("R", "record on / off (MP4)"),
     ("S", "snapshot (PNG)"),
+    ("T", "tracking on / off (IDs, counts)"),
+    ("Y", "trails on / off"),
+    ("L + drag", "draw the counting line"),
+    ("C", "reset the counts"),
     ("H", "this help"),
     ("Q / Esc", "quit"),
 ];

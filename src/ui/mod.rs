@@ -2,6 +2,7 @@
 
 pub mod hud;
 pub mod slider;
+pub mod tracking;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -20,6 +21,7 @@ use crate::outputs::Outputs;
 use crate::overlay::{self, Mapping};
 
 use self::slider::Slider;
+use self::tracking::LineTool;
 
 /// Where the frame sits in the window: scale and offset of the aspect-preserving fit.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,6 +72,10 @@ pub struct WindowPresenter {
     redraw: bool,
     /// Capture -> display of the frame shown: its sequence number and the latency when first drawn.
     shown: Option<(u64, Duration)>,
+    /// L and a mouse drag: the counting line.
+    line_tool: LineTool,
+    /// Frame pixels to window pixels, as last drawn (the line tool maps the mouse back through it).
+    to_window: Mapping,
 }
 
 impl WindowPresenter {
@@ -97,6 +103,8 @@ impl WindowPresenter {
             last_draw: Instant::now() - Duration::from_secs(1),
             redraw: false,
             shown: None,
+            line_tool: LineTool::default(),
+            to_window: Mapping::IDENTITY,
         })
     }
 
@@ -135,7 +143,13 @@ impl WindowPresenter {
                     actions.push(Action::Quit);
                     false
                 }
-                _ => false,
+                k => {
+                    if let Some(action) = tracking::on_key(k, &mut self.line_tool) {
+                        actions.extend(action);
+                        self.redraw = true;
+                    }
+                    false
+                }
             };
             if moved {
                 actions.push(Action::SetThresholds(self.thresholds()));
@@ -144,7 +158,12 @@ impl WindowPresenter {
         // Sliders follow the mouse; boxes change at the next refresh, also while paused.
         let mouse = self.window.get_mouse_pos(MouseMode::Discard);
         let down = self.window.get_mouse_down(MouseButton::Left);
-        if self.conf.update(mouse, down) | self.iou.update(mouse, down) {
+        if self.line_tool.armed {
+            // After L the mouse draws the counting line, not the sliders.
+            let (changed, action) = tracking::on_mouse(mouse, down, self.to_window, &mut self.line_tool);
+            self.redraw |= changed;
+            actions.extend(action);
+        } else if self.conf.update(mouse, down) | self.iou.update(mouse, down) {
             actions.push(Action::SetThresholds(self.thresholds()));
         }
         actions
@@ -232,7 +251,9 @@ impl WindowPresenter {
         // window pixels, so lines stay crisp.
         if let (Some(v), Some(m)) = (view, to_window) {
             overlay::draw_scene(&mut self.canvas, &v.scene, &self.labels, m);
+            self.to_window = m;
         }
+        tracking::draw(&mut self.canvas, &self.line_tool, self.to_window, &self.font, small);
         if let Some(secs) = recording {
             hud::rec_badge(&mut self.canvas, &self.font, small, secs);
         }

@@ -1,0 +1,260 @@
+//! Tracking in the live command: a per-frame step of the consumer loop that runs the tracker and the counting line, and puts IDs, trails and counts into the scene (main thread).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::consumer::{Action, FrameStep};
+use crate::detector::{labels, Candidates, Detection, Thresholds};
+use crate::overlay::Scene;
+use crate::pipeline::Processed;
+
+use super::draw::{self, LineView};
+use super::line::{Counter, LineSpec, Segment};
+use super::{Ids, Tracker, TrackerConfig};
+
+/// What the user can ask of the tracking step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrackAction {
+    /// T: tracking on / off (off: no update, no IDs, trails or counting).
+    Toggle,
+    /// Y: trails on / off.
+    ToggleTrails,
+    /// A line drawn with the mouse, in frame pixels: counting starts again from zero.
+    SetLine(Segment),
+    /// C: counts back to zero.
+    ResetCounts,
+}
+
+/// The tracker, the line and what is switched on.
+pub struct Tracking {
+    pub tracker: Tracker,
+    pub enabled: bool,
+    pub trails: bool,
+    labels: Vec<String>,
+    /// `--line` until the first frame gives its size.
+    pending_line: Option<LineSpec>,
+    pub counter: Option<Counter>,
+    /// Size of the frames tracked.
+    frame_size: Option<(u32, u32)>,
+    /// Time of the last update (tracker and line).
+    pub cost: Duration,
+}
+
+/// `counts` in headless JSON: `{"line": [x1, y1, x2, y2], "in": {"dog": 1}, "out": {"cat": 1}}`.
+#[derive(Serialize, Debug, PartialEq)]
+pub struct JsonCounts {
+    pub line: [f32; 4],
+    #[serde(rename = "in")]
+    pub counts_in: BTreeMap<String, u64>,
+    #[serde(rename = "out")]
+    pub counts_out: BTreeMap<String, u64>,
+}
+
+impl JsonCounts {
+    pub fn of(v: &LineView, names: &[String]) -> JsonCounts {
+        let by_name = |m: &BTreeMap<usize, u64>| m.iter().map(|(k, n)| (labels::name(names, *k), *n)).collect();
+        let round = |c: f32| (c * 100.0).round() / 100.0;
+        JsonCounts {
+            line: [v.line.a[0], v.line.a[1], v.line.b[0], v.line.b[1]].map(round),
+            counts_in: by_name(&v.counts_in),
+            counts_out: by_name(&v.counts_out),
+        }
+    }
+}
+
+impl Tracking {
+    pub fn new(line: Option<LineSpec>, enabled: bool, labels: Vec<String>) -> Tracking {
+        Tracking {
+            tracker: Tracker::new(TrackerConfig::default()),
+            enabled,
+            trails: true,
+            labels,
+            pending_line: line,
+            counter: None,
+            frame_size: None,
+            cost: Duration::ZERO,
+        }
+    }
+
+    /// One new processed frame: the tracker sees its candidates down to its low floor, then confirmed
+    /// tracks seen in it are checked against the line.
+    pub fn update(&mut self, candidates: &Candidates, t: &Thresholds, time: Duration) {
+        let (w, h) = (candidates.frame_w, candidates.frame_h);
+        if self.frame_size.is_none() {
+            self.frame_size = Some((w, h));
+        }
+        if let Some(spec) = self.pending_line.take() {
+            let line = spec.resolve(w, h);
+            if [line.a, line.b].iter().any(|p| p[0] > w as f32 || p[1] > h as f32) {
+                crate::messages::warn(&format!(
+                    "--line ends outside the {w}x{h} frame; only tracks crossing its part inside are counted"
+                ));
+            }
+            self.counter = Some(Counter::new(line, w, h));
+        }
+        if !self.enabled {
+            return;
+        }
+        let start = Instant::now();
+        let low = Thresholds { conf: self.tracker.config.low.min(t.conf), iou: t.iou };
+        let all = candidates.select(&low);
+        self.tracker.update(&all, t.conf, time);
+        if let Some(c) = &mut self.counter {
+            for (id, class_id, centre) in self.tracker.seen_now() {
+                c.observe(id, class_id, centre);
+            }
+            let tracker = &self.tracker;
+            c.retain(|id| tracker.is_alive(id));
+        }
+        self.cost = start.elapsed();
+    }
+
+    /// Track IDs of `dets` (selected for display from the newest frame's candidates, at any thresholds):
+    /// a detection has the ID of the confirmed track that took exactly this box in that frame.
+    pub fn ids_for(&self, dets: &[Detection]) -> Ids {
+        if !self.enabled {
+            return Vec::new();
+        }
+        dets.iter()
+            .map(|d| {
+                self.tracker.tracks.iter().filter(|t| t.id != 0).find_map(|t| match t.detection {
+                    Some((_, seen)) if seen.class_id == d.class_id && seen.bbox == d.bbox => Some(t.id),
+                    _ => None,
+                })
+            })
+            .collect()
+    }
+
+    /// IDs, trails and the line with its counts into the scene.
+    pub fn fill(&self, scene: &mut Scene) {
+        scene.ids = self.ids_for(&scene.detections);
+        scene.trails = if self.enabled && self.trails { draw::trails(&self.tracker) } else { Vec::new() };
+        scene.line = self.counter.as_ref().map(LineView::of);
+    }
+
+    pub fn apply(&mut self, action: &TrackAction) {
+        match action {
+            TrackAction::Toggle => {
+                self.enabled = !self.enabled;
+                tracing::info!("tracking {}", if self.enabled { "on" } else { "off" });
+            }
+            TrackAction::ToggleTrails => self.trails = !self.trails,
+            TrackAction::SetLine(line) => {
+                let (w, h) = self.frame_size.unwrap_or((1, 1));
+                self.pending_line = None;
+                self.counter = Some(Counter::new(*line, w, h));
+            }
+            TrackAction::ResetCounts => {
+                if let Some(c) = &mut self.counter {
+                    c.reset();
+                }
+                tracing::info!("counts reset");
+            }
+        }
+    }
+}
+
+impl FrameStep for Tracking {
+    fn new_frame(&mut self, processed: &Processed, t: &Thresholds, scene: &mut Scene) {
+        self.update(&processed.candidates, t, processed.frame.time);
+        self.fill(scene);
+    }
+
+    fn reselected(&mut self, _processed: &Processed, _t: &Thresholds, scene: &mut Scene) {
+        self.fill(scene);
+    }
+
+    fn on_action(&mut self, action: &Action) {
+        if let Action::Track(a) = action {
+            self.apply(a);
+        }
+    }
+
+    /// The tracker's cost, objects now and distinct tracks seen per class; the line's counts.
+    fn hud_lines(&self) -> Vec<String> {
+        if !self.enabled {
+            return vec!["tracking off (T)".into()];
+        }
+        let names = &self.labels;
+        let mut lines = vec![format!(
+            "track {:.2} ms   now: {}   seen: {}",
+            self.cost.as_secs_f64() * 1e3,
+            draw::per_class(&self.tracker.now_per_class(), names),
+            draw::per_class(&self.tracker.seen, names)
+        )];
+        if let Some(c) = &self.counter {
+            lines.push(format!(
+                "line in: {}   out: {}",
+                draw::per_class(&c.counts_in, names),
+                draw::per_class(&c.counts_out, names)
+            ));
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::Limits;
+
+    fn candidates(dets: Vec<Detection>) -> Candidates {
+        Candidates {
+            dets,
+            frame_w: 200,
+            frame_h: 100,
+            needs_nms: true,
+            limits: Some(Limits { pre_nms_top_k: 1024, max_det: 300 }),
+        }
+    }
+
+    #[test]
+    fn ids_for_the_boxes_on_screen_and_counts_in_json() {
+        let names = vec!["person".to_string(), "cat".to_string()];
+        let mut tr = Tracking::new(Some(LineSpec::parse("0.5,0,0.5,1").unwrap()), true, names.clone());
+        let t = Thresholds { conf: 0.5, iou: 0.7 };
+        let mut scene = Scene::default();
+        // A cat walks left to right over the line at x = 100, 10 px per frame; a faint person stands still.
+        for f in 0..12u64 {
+            let x = 20.0 + 10.0 * f as f32;
+            let c = candidates(vec![
+                Detection { class_id: 1, score: 0.9, bbox: [x, 30.0, x + 30.0, 60.0] },
+                Detection { class_id: 0, score: 0.3, bbox: [150.0, 10.0, 170.0, 50.0] },
+            ]);
+            tr.update(&c, &t, Duration::from_millis(f * 33));
+            scene = Scene::new(c.select(&t));
+            tr.fill(&mut scene);
+        }
+        assert_eq!(scene.detections.len(), 1, "the faint person is below conf: not shown");
+        assert_eq!(scene.ids, vec![Some(1)]);
+        assert_eq!(scene.trails.len(), 1);
+        let json = serde_json::to_string(&JsonCounts::of(scene.line.as_ref().unwrap(), &names)).unwrap();
+        assert_eq!(json, r#"{"line":[100.0,0.0,100.0,100.0],"in":{"cat":1},"out":{}}"#);
+        assert_eq!(tr.hud_lines()[1], "line in: cat 1   out: 0");
+        tr.apply(&TrackAction::ResetCounts);
+        assert_eq!(tr.counter.as_ref().unwrap().total(super::super::line::Direction::In), 0);
+        // Trails off, then tracking off: no trails, no IDs.
+        tr.apply(&TrackAction::ToggleTrails);
+        tr.fill(&mut scene);
+        assert!(scene.trails.is_empty() && scene.ids == vec![Some(1)]);
+        tr.apply(&TrackAction::Toggle);
+        tr.fill(&mut scene);
+        assert!(scene.ids.is_empty());
+        assert_eq!(tr.hud_lines(), vec!["tracking off (T)".to_string()]);
+        // A line drawn with the mouse replaces the first.
+        tr.apply(&TrackAction::SetLine(Segment { a: [0.0, 50.0], b: [200.0, 50.0] }));
+        tr.fill(&mut scene);
+        assert_eq!(scene.line.as_ref().unwrap().line.a, [0.0, 50.0]);
+    }
+
+    #[test]
+    fn no_line_no_counts() {
+        let tr = Tracking::new(None, true, Vec::new());
+        let mut scene = Scene::default();
+        tr.fill(&mut scene);
+        assert!(scene.line.is_none());
+        assert_eq!(tr.hud_lines().len(), 1);
+    }
+}

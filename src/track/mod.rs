@@ -1,0 +1,392 @@
+//! Multi-object tracking, ByteTrack-style: stable IDs across processed frames, trails, line counts (main thread).
+//!
+//! Each frame: every track's Kalman filter predicts its box at the frame's time; detections at or
+//! above the confidence threshold are matched first to the confirmed tracks (seen or lately lost),
+//! then the low-score ones (down to a floor) only to the still-unmatched tracks seen last frame, so
+//! an object whose score dips while half hidden keeps its track; remaining confident detections
+//! extend tentative tracks or start new ones. A tentative track gets an ID once seen `min_hits` frames
+//! in a row (a one-frame false positive never gets one); a confirmed track that is not seen is kept,
+//! predicted, for `max_lost` of source time, so a short occlusion does not change its ID.
+
+pub mod assign;
+pub mod bench;
+pub mod draw;
+pub mod kalman;
+pub mod line;
+pub mod live;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use crate::detector::nms::iou;
+use crate::detector::Detection;
+
+use self::kalman::{BoxFilter, Noise};
+
+/// The Kalman filter's step is one frame at this rate; dropped frames make longer steps.
+pub const REFERENCE_FPS: f32 = 30.0;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackerConfig {
+    /// Lowest score a detection may have to extend a track (ByteTrack's low threshold).
+    pub low: f32,
+    /// IoU a confident detection needs with a track's predicted box (ByteTrack: cost 0.8).
+    pub match_iou: f32,
+    /// IoU a low-score detection needs (ByteTrack: 0.5).
+    pub low_match_iou: f32,
+    /// IoU a detection needs with a tentative track (ByteTrack: 0.3).
+    pub tentative_iou: f32,
+    /// Frames in a row a new track must be seen before it gets an ID.
+    pub min_hits: u32,
+    /// How long a confirmed track is kept without being seen (source time).
+    pub max_lost: Duration,
+    /// How much of each track's path is kept for its trail (source time).
+    pub trail: Duration,
+    pub noise: Noise,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            low: 0.1,
+            match_iou: 0.2,
+            low_match_iou: 0.5,
+            tentative_iou: 0.3,
+            min_hits: 3,
+            max_lost: Duration::from_secs(1),
+            trail: Duration::from_secs(2),
+            noise: Noise::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Seen fewer than `min_hits` frames in a row; has no ID yet.
+    Tentative,
+    /// Has an ID and was seen in the newest frame.
+    Tracked,
+    /// Has an ID, was not seen in the newest frame; kept until `max_lost` passes.
+    Lost,
+}
+
+#[derive(Clone, Debug)]
+pub struct Track {
+    /// Given at confirmation; 0 while tentative.
+    pub id: u64,
+    pub class_id: usize,
+    pub state: State,
+    pub filter: BoxFilter,
+    pub hits: u32,
+    /// Source time of the last frame it was seen in.
+    pub last_seen: Duration,
+    /// Its detection in the newest frame (index into that frame's detections), when it was seen there.
+    pub detection: Option<(usize, Detection)>,
+    /// Centres of its detections (frame pixels) with their source times, oldest first.
+    pub trail: VecDeque<(Duration, [f32; 2])>,
+}
+
+impl Track {
+    fn see(&mut self, index: usize, det: &Detection, time: Duration, trail: Duration) {
+        self.filter.update(&det.bbox);
+        self.hits += 1;
+        self.last_seen = time;
+        self.detection = Some((index, *det));
+        let b = det.bbox;
+        self.trail.push_back((time, [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0]));
+        while self.trail.front().is_some_and(|(t, _)| time.saturating_sub(*t) > trail) {
+            self.trail.pop_front();
+        }
+    }
+}
+
+/// What the tracker made of one frame: for each detection given to `update`, in the same order, the
+/// ID of the confirmed track it belongs to.
+pub type Ids = Vec<Option<u64>>;
+
+pub struct Tracker {
+    pub config: TrackerConfig,
+    pub tracks: Vec<Track>,
+    next_id: u64,
+    /// Distinct IDs given per class since the start.
+    pub seen: BTreeMap<usize, u64>,
+    last_time: Option<Duration>,
+    /// Reused between frames.
+    iou_table: Vec<f32>,
+}
+
+impl Tracker {
+    pub fn new(config: TrackerConfig) -> Tracker {
+        Tracker {
+            config,
+            tracks: Vec::new(),
+            next_id: 1,
+            seen: BTreeMap::new(),
+            last_time: None,
+            iou_table: Vec::new(),
+        }
+    }
+
+    /// Takes one processed frame: `dets` are its detections down to at least `config.low` (any order),
+    /// `conf` the confidence threshold that splits confident from low-score ones, `time` the frame's
+    /// source time. Frames must come in order; a frame at or before the previous one's time counts
+    /// as one reference step later.
+    pub fn update(&mut self, dets: &[Detection], conf: f32, time: Duration) -> Ids {
+        let step = match self.last_time {
+            Some(prev) if time > prev => (time - prev).as_secs_f32() * REFERENCE_FPS,
+            Some(_) => 1.0,
+            None => 0.0,
+        };
+        self.last_time = Some(time);
+        for t in &mut self.tracks {
+            t.filter.predict(step);
+            t.detection = None;
+        }
+        let mut ids: Ids = vec![None; dets.len()];
+        let mut det_free = vec![true; dets.len()];
+        let mut track_free = vec![true; self.tracks.len()];
+        let high = |d: &Detection| d.score >= conf;
+        let floor = self.config.low;
+        let low = |d: &Detection| d.score < conf && d.score >= floor;
+
+        // 1. Confident detections with every confirmed track, seen or lost.
+        let confirmed = |t: &Track| t.state != State::Tentative;
+        self.match_stage(dets, &mut det_free, &mut track_free, high, confirmed, self.config.match_iou, time);
+        // 2. Low-score detections, only to extend tracks seen in the previous frame.
+        let recent = |t: &Track| t.state == State::Tracked;
+        self.match_stage(dets, &mut det_free, &mut track_free, low, recent, self.config.low_match_iou, time);
+        // 3. Remaining confident detections with tentative tracks.
+        let tentative = |t: &Track| t.state == State::Tentative;
+        self.match_stage(dets, &mut det_free, &mut track_free, high, tentative, self.config.tentative_iou, time);
+
+        // Track states: confirm, lose, drop.
+        let (max_lost, min_hits) = (self.config.max_lost, self.config.min_hits);
+        for (t, free) in self.tracks.iter_mut().zip(&track_free) {
+            match (t.state, *free) {
+                (State::Tentative, false) if t.hits >= min_hits => {
+                    t.state = State::Tracked;
+                    t.id = self.next_id;
+                    self.next_id += 1;
+                    *self.seen.entry(t.class_id).or_default() += 1;
+                }
+                (State::Lost, false) => t.state = State::Tracked,
+                (State::Tracked, true) => {
+                    t.state = State::Lost;
+                    t.filter.freeze_size();
+                }
+                _ => {}
+            }
+        }
+        let mut i = 0;
+        self.tracks.retain(|t| {
+            let keep = match t.state {
+                // A tentative track must be seen in every frame until confirmed.
+                State::Tentative => !track_free[i],
+                _ => time.saturating_sub(t.last_seen) <= max_lost,
+            };
+            i += 1;
+            keep
+        });
+        // 4. New tentative tracks from confident detections nobody took.
+        for (k, d) in dets.iter().enumerate().filter(|(k, d)| det_free[*k] && high(d)) {
+            let mut t = Track {
+                id: 0,
+                class_id: d.class_id,
+                state: State::Tentative,
+                filter: BoxFilter::new(&d.bbox, self.config.noise),
+                hits: 0,
+                last_seen: time,
+                detection: None,
+                trail: VecDeque::new(),
+            };
+            t.see(k, d, time, self.config.trail);
+            if min_hits <= 1 {
+                t.state = State::Tracked;
+                t.id = self.next_id;
+                self.next_id += 1;
+                *self.seen.entry(t.class_id).or_default() += 1;
+            }
+            self.tracks.push(t);
+        }
+        for t in self.tracks.iter().filter(|t| t.id != 0) {
+            if let Some((k, _)) = t.detection {
+                ids[k] = Some(t.id);
+            }
+        }
+        ids
+    }
+
+    /// One association stage: detections passing `det_ok` with tracks passing `track_ok`, by IoU of
+    /// the predicted box, within a class.
+    #[allow(clippy::too_many_arguments)] // one stage of one update; the pieces are its state
+    fn match_stage(
+        &mut self,
+        dets: &[Detection],
+        det_free: &mut [bool],
+        track_free: &mut [bool],
+        det_ok: impl Fn(&Detection) -> bool,
+        track_ok: impl Fn(&Track) -> bool,
+        min_iou: f32,
+        time: Duration,
+    ) {
+        let rows: Vec<usize> = (0..self.tracks.len()).filter(|&i| track_free[i] && track_ok(&self.tracks[i])).collect();
+        let cols: Vec<usize> = (0..dets.len()).filter(|&j| det_free[j] && det_ok(&dets[j])).collect();
+        if rows.is_empty() || cols.is_empty() {
+            return;
+        }
+        self.iou_table.clear();
+        for &r in &rows {
+            let (class, predicted) = (self.tracks[r].class_id, self.tracks[r].filter.bbox());
+            self.iou_table.extend(cols.iter().map(|&c| {
+                if dets[c].class_id == class {
+                    iou(&predicted, &dets[c].bbox)
+                } else {
+                    0.0
+                }
+            }));
+        }
+        for (i, j) in assign::assign(&self.iou_table, rows.len(), cols.len(), min_iou) {
+            let (r, c) = (rows[i], cols[j]);
+            self.tracks[r].see(c, &dets[c], time, self.config.trail);
+            track_free[r] = false;
+            det_free[c] = false;
+        }
+    }
+
+    /// Confirmed tracks seen in the newest frame, per class.
+    pub fn now_per_class(&self) -> BTreeMap<usize, u64> {
+        let mut m = BTreeMap::new();
+        for t in self.tracks.iter().filter(|t| t.state == State::Tracked) {
+            *m.entry(t.class_id).or_default() += 1;
+        }
+        m
+    }
+
+    pub fn is_alive(&self, id: u64) -> bool {
+        self.tracks.iter().any(|t| t.id == id)
+    }
+
+    /// Confirmed tracks seen in the newest frame: ID, class, centre of the detection.
+    pub fn seen_now(&self) -> impl Iterator<Item = (u64, usize, [f32; 2])> + '_ {
+        self.tracks.iter().filter(|t| t.state == State::Tracked).filter_map(|t| {
+            t.detection.map(|(_, d)| (t.id, t.class_id, [(d.bbox[0] + d.bbox[2]) / 2.0, (d.bbox[1] + d.bbox[3]) / 2.0]))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(class_id: usize, score: f32, x: f32, y: f32) -> Detection {
+        Detection { class_id, score, bbox: [x, y, x + 40.0, y + 40.0] }
+    }
+
+    fn at(frame: u64) -> Duration {
+        Duration::from_millis(frame * 1000 / 30)
+    }
+
+    #[test]
+    fn ids_come_after_min_hits_and_stay() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        // Two objects moving right at 5 px per frame; a one-frame false positive in frame 1.
+        let mut ids = Vec::new();
+        for f in 0..6u64 {
+            let x = 5.0 * f as f32;
+            let mut dets = vec![det(0, 0.9, 10.0 + x, 10.0), det(2, 0.8, 300.0 + x, 200.0)];
+            if f == 1 {
+                dets.push(det(0, 0.95, 600.0, 400.0));
+            }
+            ids.push(tr.update(&dets, 0.5, at(f)));
+        }
+        assert_eq!(ids[0], vec![None, None], "tentative in frame 0");
+        assert_eq!(ids[1], vec![None, None, None], "tentative in frame 1");
+        assert_eq!(ids[2], vec![Some(1), Some(2)], "confirmed at the third hit, IDs in track order");
+        for frame_ids in &ids[3..] {
+            assert_eq!(frame_ids, &vec![Some(1), Some(2)]);
+        }
+        assert_eq!(tr.seen, BTreeMap::from([(0, 1), (2, 1)]), "the false positive never got an ID");
+        assert_eq!(tr.tracks.len(), 2);
+    }
+
+    #[test]
+    fn low_score_detections_only_extend_tracks() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        for f in 0..3 {
+            tr.update(&[det(0, 0.9, 100.0, 100.0)], 0.5, at(f));
+        }
+        // The object's score dips to 0.3 (below conf 0.5, above the floor 0.1): it keeps its ID.
+        // A lone low-score detection elsewhere starts nothing.
+        let ids = tr.update(&[det(0, 0.3, 101.0, 100.0), det(0, 0.3, 500.0, 500.0)], 0.5, at(3));
+        assert_eq!(ids, vec![Some(1), None]);
+        assert_eq!(tr.tracks.len(), 1);
+        // Below the floor it is not used: the track is lost, then comes back with its ID.
+        assert_eq!(tr.update(&[det(0, 0.05, 101.0, 100.0)], 0.5, at(4)), vec![None]);
+        assert_eq!(tr.tracks[0].state, State::Lost);
+        assert_eq!(tr.update(&[det(0, 0.9, 102.0, 100.0)], 0.5, at(5)), vec![Some(1)]);
+    }
+
+    #[test]
+    fn a_lost_track_survives_max_lost_then_goes() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        for f in 0..5 {
+            tr.update(&[det(3, 0.9, 100.0 + 4.0 * f as f32, 50.0)], 0.5, at(f));
+        }
+        // Hidden for 8 frames: predicted onwards at about 4 px per frame, found again with its ID.
+        for f in 5..13 {
+            tr.update(&[], 0.5, at(f));
+        }
+        assert_eq!(tr.tracks[0].state, State::Lost);
+        let ids = tr.update(&[det(3, 0.9, 100.0 + 4.0 * 13.0, 50.0)], 0.5, at(13));
+        assert_eq!(ids, vec![Some(1)]);
+        // Hidden for 31 frames (> 1 s at 30 fps): dropped; the object then gets a new ID.
+        for f in 14..44 {
+            tr.update(&[], 0.5, at(f));
+        }
+        assert_eq!(tr.tracks[0].state, State::Lost, "kept for 30 frames (1 s)");
+        tr.update(&[], 0.5, at(44));
+        assert!(tr.tracks.is_empty());
+        for f in 45..48 {
+            tr.update(&[det(3, 0.9, 100.0, 50.0)], 0.5, at(f));
+        }
+        assert_eq!(tr.tracks[0].id, 2);
+        assert_eq!(tr.seen[&3], 2);
+    }
+
+    #[test]
+    fn classes_do_not_swap_and_crossing_keeps_ids() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        // A cat (15) moves right and a dog (16) moves left along the same row; they overlap mid-way.
+        let mut last = Vec::new();
+        for f in 0..40u64 {
+            let x = 6.0 * f as f32;
+            let dets = [det(15, 0.9, 50.0 + x, 100.0), det(16, 0.9, 290.0 - x, 100.0)];
+            last = tr.update(&dets, 0.5, at(f));
+            if f >= 2 {
+                assert_eq!(last, vec![Some(1), Some(2)], "frame {f}");
+            }
+        }
+        assert_eq!(last, vec![Some(1), Some(2)]);
+        // The same with two objects of one class: the predicted motion tells them apart.
+        let mut tr = Tracker::new(TrackerConfig::default());
+        for f in 0..40u64 {
+            let x = 6.0 * f as f32;
+            let ids = tr.update(&[det(0, 0.9, 50.0 + x, 100.0), det(0, 0.8, 290.0 - x, 104.0)], 0.5, at(f));
+            if f >= 2 {
+                assert_eq!(ids, vec![Some(1), Some(2)], "frame {f}");
+            }
+        }
+    }
+
+    #[test]
+    fn trail_keeps_two_seconds() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        for f in 0..90 {
+            tr.update(&[det(0, 0.9, f as f32, 0.0)], 0.5, at(f));
+        }
+        let trail = &tr.tracks[0].trail;
+        // Frames 29..=89 are within 2 s of frame 89 (2 s = 60 frames at 30 fps).
+        assert_eq!(trail.len(), 61);
+        assert_eq!(trail.back().unwrap().1, [89.0 + 20.0, 20.0]);
+    }
+}
