@@ -123,6 +123,7 @@ fn synthetic_clip_keeps_ids_and_counts_crossings() {
     std::fs::create_dir_all(&clip).unwrap();
     let movers = movers();
     make_clip(&clip, &movers);
+    let frames = dir.join("annotated");
     let out = nasview(&[
         "--source",
         clip.to_str().unwrap(),
@@ -131,6 +132,8 @@ fn synthetic_clip_keeps_ids_and_counts_crossings() {
         "--headless",
         "--line",
         LINE,
+        "--save-frames",
+        frames.to_str().unwrap(),
         "--model",
         model("yolov12n_int8.onnx").to_str().unwrap(),
     ]);
@@ -211,4 +214,39 @@ fn synthetic_clip_keeps_ids_and_counts_crossings() {
         assert_eq!(got, truth[dir], "{dir} counts; line {}", counts["line"]);
     }
     assert_eq!(counts["line"], serde_json::json!([720.0, 0.0, 720.0, 540.0]));
+
+    // The annotated frames (as recorded) show the line, its counts and the trails.
+    let last = image::open(frames.join(format!("frame_{:06}.png", FRAMES - 1))).unwrap().to_rgb8();
+    let line = nasview::track::draw::LINE;
+    let on_line = (0..H).filter(|&y| (716..725).any(|x| *last.get_pixel(x, y) == line)).count();
+    assert!(on_line > 500, "the line down x = 720 in the last annotated frame: {on_line} rows");
+    let tags = (600..900).flat_map(|x| (250..300).map(move |y| (x, y))).filter(|&(x, y)| *last.get_pixel(x, y) == line);
+    assert!(tags.count() > 500, "count tags beside the line");
+    // The cat's trail: its class colour on its row, right of its box (where it was in the last 2 s).
+    let cat = nasview::overlay::class_colour(15);
+    let cat_box = movers[1].rect(FRAMES - 1).unwrap();
+    let trail_y = ((cat_box[1] + cat_box[3]) / 2.0) as u32;
+    let behind = (cat_box[2] as u32 + 5..cat_box[2] as u32 + 40)
+        .filter(|&x| (trail_y - 3..trail_y + 4).any(|y| *last.get_pixel(x, y) == cat));
+    assert!(behind.count() > 20, "the cat's trail behind it");
+}
+
+#[test]
+fn no_track_means_no_track_id() {
+    let run = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["--source", "demo", "--headless", "--max-frames", "5"];
+        let m = model("yolov12n_int8.onnx");
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--model", m.to_str().unwrap()]);
+        let out = nasview(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    // The demo's astronaut, tracked: an ID from the third frame on (confirmation after 3 hits).
+    let tracked = run(&[]);
+    assert!(tracked[0]["detections"][0].get("track_id").is_none(), "not yet confirmed in frame 0");
+    assert_eq!(tracked[4]["detections"][0]["track_id"].as_u64(), Some(1), "{}", tracked[4]);
+    assert!(tracked[4].get("counts").is_none(), "no line, no counts");
+    let untracked = run(&["--no-track"]);
+    assert!(untracked.iter().all(|l| l["detections"].as_array().unwrap().iter().all(|d| d.get("track_id").is_none())));
 }
