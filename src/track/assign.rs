@@ -8,7 +8,7 @@
 /// Matches rows (tracks) to columns (detections) maximising the summed IoU over pairs whose IoU is at
 /// least `min_iou`. `iou` is row-major, `rows x cols`. Returns `(row, col)` pairs sorted by row.
 pub fn assign(iou: &[f32], rows: usize, cols: usize, min_iou: f32) -> Vec<(usize, usize)> {
-    assert_eq!(iou.len(), rows * cols, "IoU table of {rows}x{cols}");
+    debug_assert_eq!(iou.len(), rows * cols, "IoU table of {rows}x{cols}");
     let allowed = |r: usize, c: usize| iou[r * cols + c] >= min_iou && iou[r * cols + c] > 0.0;
     // Groups by union-find over allowed pairs: nodes 0..rows are rows, rows..rows+cols are columns.
     let mut parent: Vec<usize> = (0..rows + cols).collect();
