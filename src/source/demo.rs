@@ -1,6 +1,7 @@
 //! The demo clip: the bundled photos, panned and zoomed so that objects move and change size (capture thread).
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use image::RgbImage;
@@ -27,15 +28,29 @@ pub struct Demo {
     fps: u32,
     scratch: ResizeScratch,
     fault: Option<Fault>,
+    outage: Outage,
 }
 
-/// A failure injected into the demo clip: `demo?fail-after=N`, `demo?stall-after=N`, and `&camera`
-/// to be treated like a camera (reopened with back-off after a failure).
+/// A failure injected into the demo clip: `demo?fail-after=N` (an error), `demo?stall-after=N` (a read that never
+/// returns), `&camera` to be treated like a camera (read on a watched thread, reopened with back-off), and
+/// `&back-after=S` for a camera that is gone (cannot be opened) for S seconds from the fault, like one unplugged
+/// and plugged in again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault {
     pub after: u64,
     pub stall: bool,
     pub as_camera: bool,
+    pub back_after: Option<Duration>,
+}
+
+/// When the fake camera went away: shared by every reopening of one source, so "gone for S seconds" spans them.
+#[derive(Clone, Debug, Default)]
+pub struct Outage(Arc<Mutex<Option<Instant>>>);
+
+impl Outage {
+    fn since(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Fault {
@@ -44,7 +59,7 @@ impl Fault {
             return Ok(None);
         }
         // `camera` alone: a demo that behaves like a camera (paced, never lossless) and never fails.
-        let mut fault = Fault { after: u64::MAX, stall: false, as_camera: false };
+        let mut fault = Fault { after: u64::MAX, stall: false, as_camera: false, back_after: None };
         for item in query.split('&') {
             let (k, v) = item.split_once('=').unwrap_or((item, ""));
             match k {
@@ -52,8 +67,17 @@ impl Fault {
                     fault.after = v.parse().map_err(|_| anyhow::anyhow!("demo source: {k} needs a frame count"))?;
                     fault.stall = k == "stall-after";
                 }
+                "back-after" => {
+                    let secs: f64 = v.parse().map_err(|_| anyhow::anyhow!("demo source: back-after needs seconds"))?;
+                    if !(0.0..=3600.0).contains(&secs) {
+                        anyhow::bail!("demo source: back-after must be 0..=3600 seconds");
+                    }
+                    fault.back_after = Some(Duration::from_secs_f64(secs));
+                }
                 "camera" => fault.as_camera = true,
-                _ => anyhow::bail!("demo source: unknown option {k:?} (use fail-after=N, stall-after=N, camera)"),
+                _ => anyhow::bail!(
+                    "demo source: unknown option {k:?} (use fail-after=N, stall-after=N, back-after=SECONDS, camera)"
+                ),
             }
         }
         Ok(Some(fault))
@@ -88,18 +112,43 @@ impl Demo {
                 image::load_from_memory(bytes).map(|i| i.to_rgb8()).with_context(|| format!("bundled {name}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Demo { photos, frame: 0, fps: fps.max(1), scratch: ResizeScratch::default(), fault: None })
+        Ok(Demo {
+            photos,
+            frame: 0,
+            fps: fps.max(1),
+            scratch: ResizeScratch::default(),
+            fault: None,
+            outage: Outage::default(),
+        })
     }
 
     pub fn with_fault(mut self, fault: Option<Fault>) -> Demo {
         self.fault = fault;
         self
     }
+
+    /// Opens the demo as the fake camera of `fault`: refused while the camera is "unplugged".
+    pub fn open_fake(fps: u32, fault: Option<Fault>, outage: &Outage) -> anyhow::Result<Demo> {
+        if let Some(back) = fault.and_then(|f| f.back_after) {
+            let mut since = outage.since();
+            match *since {
+                Some(t) if t.elapsed() < back => {
+                    anyhow::bail!("cannot open the fake camera: unplugged {:.1} s ago", t.elapsed().as_secs_f64())
+                }
+                // Back: a later fault starts a new outage.
+                _ => *since = None,
+            }
+        }
+        let mut demo = Demo::new(fps)?.with_fault(fault);
+        demo.outage = outage.clone();
+        Ok(demo)
+    }
 }
 
 impl Source for Demo {
     fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>> {
         if let Some(f) = self.fault.filter(|f| self.frame >= f.after) {
+            self.outage.since().get_or_insert_with(Instant::now);
             if f.stall {
                 // A camera that stops answering: block until the process ends.
                 loop {
@@ -167,7 +216,10 @@ mod tests {
     fn parses_faults() {
         assert_eq!(Fault::parse("").unwrap(), None);
         let f = Fault::parse("fail-after=30&camera").unwrap().unwrap();
-        assert_eq!(f, Fault { after: 30, stall: false, as_camera: true });
+        assert_eq!(f, Fault { after: 30, stall: false, as_camera: true, back_after: None });
+        let f = Fault::parse("stall-after=5&back-after=2.5&camera").unwrap().unwrap();
+        assert_eq!(f.back_after, Some(Duration::from_millis(2500)));
+        assert!(Fault::parse("back-after=-1").is_err());
         assert!(Fault::parse("stall-after=5").unwrap().unwrap().stall);
         assert_eq!(Fault::parse("camera").unwrap().unwrap().after, u64::MAX);
         assert!(Fault::parse("explode=1").is_err());
@@ -179,6 +231,20 @@ mod tests {
         assert!(demo.next_frame().unwrap().is_some());
         assert!(demo.next_frame().unwrap().is_some());
         assert!(demo.next_frame().unwrap_err().to_string().contains("after 2 frames"));
+    }
+
+    #[test]
+    fn an_unplugged_fake_camera_cannot_be_opened_until_it_is_back() {
+        let fault = Fault::parse("fail-after=1&back-after=0.3&camera").unwrap();
+        let outage = Outage::default();
+        let mut cam = Demo::open_fake(30, fault, &outage).unwrap();
+        assert!(cam.next_frame().unwrap().is_some());
+        assert!(cam.next_frame().is_err());
+        let err = Demo::open_fake(30, fault, &outage).err().unwrap().to_string();
+        assert!(err.contains("unplugged"), "{err}");
+        std::thread::sleep(Duration::from_millis(350));
+        let mut back = Demo::open_fake(30, fault, &outage).unwrap();
+        assert!(back.next_frame().unwrap().is_some());
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod camera;
 pub mod demo;
 pub mod images;
 pub mod video;
+pub mod watchdog;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,6 +79,8 @@ pub enum Spec {
     Demo {
         fps: u32,
         fault: Option<demo::Fault>,
+        /// Shared by every reopening of a fake camera (`back-after`).
+        outage: demo::Outage,
     },
     Images {
         path: PathBuf,
@@ -97,7 +100,7 @@ impl Spec {
         if let Some(rest) = spec.strip_prefix("demo") {
             if rest.is_empty() || rest.starts_with('?') {
                 let fault = demo::Fault::parse(rest.trim_start_matches('?'))?;
-                return Ok(Spec::Demo { fps: fps.unwrap_or(30), fault });
+                return Ok(Spec::Demo { fps: fps.unwrap_or(30), fault, outage: demo::Outage::default() });
             }
         }
         if path.is_dir() || (path.is_file() && crate::config::is_image_name(path)) {
@@ -126,12 +129,23 @@ impl Spec {
         }
     }
 
+    /// Opens the source. Cameras (and the fake one) are opened and read on a watched reader thread, so a read
+    /// that never returns is reported as a stall instead of freezing the capture loop.
     pub fn open(&self) -> anyhow::Result<Box<dyn Source>> {
+        use watchdog::{Watched, STALL_AFTER};
         Ok(match self {
-            Spec::Demo { fps, fault } => Box::new(demo::Demo::new(*fps)?.with_fault(*fault)),
+            Spec::Demo { fps, fault, outage } if self.is_camera_like() => {
+                let (fps, fault, outage) = (*fps, *fault, outage.clone());
+                let open = move || Ok(Box::new(demo::Demo::open_fake(fps, fault, &outage)?) as Box<dyn Source>);
+                Box::new(Watched::start("camera-reader", open, STALL_AFTER)?)
+            }
+            Spec::Demo { fps, fault, .. } => Box::new(demo::Demo::new(*fps)?.with_fault(*fault)),
             Spec::Images { path, fps } => Box::new(images::Images::open(path, *fps)?),
             Spec::Video(path) => Box::new(video::Mp4Video::open(path)?),
-            Spec::Camera { name, request } => camera::Camera::open(name, request)?,
+            Spec::Camera { name, request } => {
+                let (name, request) = (name.clone(), request.clone());
+                Box::new(Watched::start("camera-reader", move || camera::Camera::open(&name, &request), STALL_AFTER)?)
+            }
         })
     }
 }
