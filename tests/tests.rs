@@ -1,5 +1,8 @@
 //! nasview's one integration-test binary: real ONNX Runtime, real models, the real binary.
 
+/// Cameras without a camera: mode choice on six real mode lists, pixel formats against ffmpeg, a fake camera
+/// that stalls, is unplugged and comes back.
+mod camera;
 /// Bad input at the command line: clear one-line errors, non-zero exits, no panics.
 mod cli_errors;
 /// Shared paths and helpers.

@@ -57,7 +57,7 @@ pub fn rate_known(fps: u32) -> bool {
 /// `1920x1080 MJPEG @ 30 fps`.
 pub fn describe(f: &CameraFormat) -> String {
     let rate = if rate_known(f.frame_rate()) { format!("{} fps", f.frame_rate()) } else { "rate not reported".into() };
-    format!("{}x{} {} @ {rate}", f.width(), f.height(), f.format())
+    format!("{}x{} {} @ {rate}", f.width(), f.height(), pixel_format_name(f.format()).to_uppercase())
 }
 
 /// The mode to open for `request`, from the modes the camera offers.
@@ -186,7 +186,7 @@ pub fn mode_table(offered: &[CameraFormat]) -> String {
     formats.sort_by_key(|f| format_rank(*f));
     formats.dedup();
     for f in formats {
-        out += &format!("  {} (--pixel-format {})\n", f, pixel_format_name(f));
+        out += &format!("  {} (--pixel-format {})\n", pixel_format_name(f).to_uppercase(), pixel_format_name(f));
         let mut sizes: Vec<(u32, u32)> =
             offered.iter().filter(|m| m.format() == f).map(|m| (m.width(), m.height())).collect();
         sizes.sort_by_key(|&(w, h)| std::cmp::Reverse(w as u64 * h as u64));

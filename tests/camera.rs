@@ -1,0 +1,279 @@
+//! Cameras without a camera: the mode choice on six real cameras' mode lists, every pixel format against ffmpeg's
+//! conversion of the same raw frame, and a fake camera behind the same `Source` trait that stalls and comes back.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nasview::source::camera::convert::to_rgb;
+use nasview::source::camera::format::{adjustment_note, choose_format, describe, mode_table};
+use nasview::source::CameraRequest;
+use nokhwa::pixel_format::RgbFormat;
+use nokhwa::utils::{CameraFormat, FrameFormat, RequestedFormat, RequestedFormatType};
+
+use crate::common::{data, ffprobe, model, photo, scratch};
+
+/// The modes of a `v4l2-ctl --list-formats-ext` listing, as a backend reports them: one per format, size and
+/// rate; formats nasview cannot read (H264, YU12, JPEG) left out, as nokhwa leaves them out. A rate like 7.5 fps
+/// becomes 7 (rates are whole numbers in nokhwa). A `Stepwise` size range offers any size on its grid; it is
+/// listed as its ends plus the common sizes on the grid, with no rate (the listing has none: rate 0, unknown).
+fn parse_listing(text: &str) -> Vec<CameraFormat> {
+    const COMMON: [(u32, u32); 9] = [
+        (320, 240),
+        (640, 480),
+        (800, 600),
+        (1024, 768),
+        (1280, 720),
+        (1280, 960),
+        (1600, 1200),
+        (1920, 1080),
+        (2592, 1944),
+    ];
+    let mut modes = Vec::new();
+    let mut format = None;
+    let mut size = (0, 0);
+    let parse_size = |s: &str| -> (u32, u32) {
+        let (w, h) = s.trim().split_once('x').expect("WxH");
+        (w.trim().parse().expect("width"), h.trim().parse().expect("height"))
+    };
+    for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+        if line.starts_with('[') || line.starts_with("Pixel Format:") {
+            let fourcc = line.split('\'').nth(1).expect("a quoted fourcc");
+            format = match fourcc {
+                "YUYV" => Some(FrameFormat::YUYV),
+                "MJPG" => Some(FrameFormat::MJPEG),
+                "GREY" => Some(FrameFormat::GRAY),
+                "NV12" => Some(FrameFormat::NV12),
+                "RGB3" => Some(FrameFormat::RAWRGB),
+                "BGR3" => Some(FrameFormat::RAWBGR),
+                _ => None,
+            };
+        } else if let Some(rest) = line.strip_prefix("Size: Discrete ") {
+            size = parse_size(rest);
+        } else if let Some(rest) = line.strip_prefix("Size: Stepwise ") {
+            let (range, step) = rest.split_once(" with step ").expect("stepwise step");
+            let (lo, hi) = range.split_once(" - ").expect("stepwise range");
+            let (lo, hi) = (parse_size(lo), parse_size(hi));
+            let (sw, sh) =
+                step.split_once('/').map(|(a, b)| (a.parse::<u32>().unwrap(), b.parse::<u32>().unwrap())).unwrap();
+            let on_grid = |(w, h): (u32, u32)| {
+                w >= lo.0 && w <= hi.0 && h >= lo.1 && h <= hi.1 && (w - lo.0) % sw == 0 && (h - lo.1) % sh == 0
+            };
+            let mut sizes = vec![lo, hi];
+            sizes.extend(COMMON.iter().copied().filter(|s| on_grid(*s) && *s != hi));
+            for (w, h) in sizes {
+                if let Some(f) = format {
+                    modes.push(CameraFormat::new_from(w, h, f, 0));
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("Interval: Discrete ") {
+            let fps: f64 = rest.split('(').nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap();
+            if let Some(f) = format {
+                modes.push(CameraFormat::new_from(size.0, size.1, f, fps as u32));
+            }
+        }
+    }
+    modes
+}
+
+fn listing(name: &str) -> Vec<CameraFormat> {
+    let text = std::fs::read_to_string(data(&format!("cameras/{name}.txt"))).unwrap();
+    assert!(text.starts_with("# ") && text.contains("Source: "), "{name}: the listing's public source is noted");
+    parse_listing(&text)
+}
+
+fn req(res: Option<(u32, u32)>, fps: Option<u32>, fmt: Option<&str>) -> CameraRequest {
+    CameraRequest { resolution: res, fps, pixel_format: fmt.map(str::to_string) }
+}
+
+/// Asserts the mode chosen for `request` (as `describe` prints it).
+fn chooses(modes: &[CameraFormat], request: CameraRequest, expected: &str) {
+    let chosen = choose_format(modes, &request).unwrap_or_else(|e| panic!("{request:?}: {e:#}"));
+    assert_eq!(describe(&chosen), expected, "{request:?}");
+}
+
+/// What nasview opened by default before this change: nokhwa's own `AbsoluteHighestResolution`.
+fn nokhwa_highest(modes: &[CameraFormat]) -> Option<CameraFormat> {
+    RequestedFormat::new::<RgbFormat>(RequestedFormatType::AbsoluteHighestResolution).fulfill(modes)
+}
+
+const LISTS: [&str; 6] = [
+    "logitech-c920",
+    "logitech-brio-4k",
+    "usb2-yuyv-only",
+    "surface-laptop3-ir",
+    "raspberry-pi-camera-bcm2835",
+    "elp-4k-usb",
+];
+
+#[test]
+fn c920_default_is_1080p_mjpeg_at_30_not_2304x1536_at_2() {
+    let modes = listing("logitech-c920");
+    assert_eq!(modes.len(), 17 * 7 + 98, "MJPEG and YUYV modes; H264 left out");
+    chooses(&modes, CameraRequest::default(), "1920x1080 MJPEG @ 30 fps");
+    assert_eq!(nokhwa_highest(&modes).map(|m| describe(&m)).as_deref(), Some("2304x1536 YUYV @ 2 fps"));
+    let r = req(Some((1280, 700)), None, None);
+    chooses(&modes, r.clone(), "1280x720 MJPEG @ 30 fps");
+    let note = adjustment_note(&r, &choose_format(&modes, &r).unwrap()).unwrap();
+    assert_eq!(note, "asked 1280x700, camera offers 1280x720 MJPEG @ 30 fps: using it");
+    chooses(&modes, req(None, None, Some("yuyv")), "800x600 YUYV @ 24 fps");
+    chooses(&modes, req(None, Some(60), None), "1920x1080 MJPEG @ 30 fps");
+    let big = req(Some((2304, 1536)), None, None);
+    chooses(&modes, big.clone(), "2304x1536 YUYV @ 2 fps");
+    assert!(adjustment_note(&big, &choose_format(&modes, &big).unwrap()).unwrap().contains("only 2 fps"));
+}
+
+#[test]
+fn brio_default_is_1080p_at_60_and_4k_is_there_when_asked() {
+    let modes = listing("logitech-brio-4k");
+    chooses(&modes, CameraRequest::default(), "1920x1080 MJPEG @ 60 fps");
+    chooses(&modes, req(Some((3840, 2160)), None, None), "3840x2160 MJPEG @ 30 fps");
+    chooses(&modes, req(Some((1024, 768)), None, None), "800x600 MJPEG @ 30 fps");
+    chooses(&modes, req(None, None, Some("nv12")), "1920x1080 NV12 @ 30 fps");
+    chooses(&modes, req(None, Some(90), None), "1280x720 MJPEG @ 90 fps");
+    chooses(&modes, req(None, Some(120), None), "640x480 MJPEG @ 120 fps");
+    assert_eq!(nokhwa_highest(&modes).map(|m| describe(&m)).as_deref(), Some("4096x2160 MJPEG @ 30 fps"));
+}
+
+#[test]
+fn a_cheap_yuyv_only_camera_gets_its_best_mode_and_a_clear_refusal() {
+    let modes = listing("usb2-yuyv-only");
+    chooses(&modes, CameraRequest::default(), "640x480 YUYV @ 30 fps");
+    let hd = req(Some((1280, 720)), None, None);
+    let chosen = choose_format(&modes, &hd).unwrap();
+    assert_eq!(adjustment_note(&hd, &chosen).unwrap(), "asked 1280x720, camera offers 640x480 YUYV @ 30 fps: using it");
+    chooses(&modes, req(Some((320, 240)), None, None), "320x240 YUYV @ 30 fps");
+    chooses(&modes, req(None, Some(15), None), "640x480 YUYV @ 30 fps");
+    let err = choose_format(&modes, &req(None, None, Some("mjpeg"))).unwrap_err().to_string();
+    assert_eq!(err, "the camera has no mjpeg mode; it offers yuyv: pass one of these to --pixel-format");
+    assert_eq!(nokhwa_highest(&modes).map(|m| describe(&m)).as_deref(), Some("640x480 YUYV @ 30 fps"));
+}
+
+#[test]
+fn a_laptop_ir_camera_is_gray_only() {
+    let modes = listing("surface-laptop3-ir");
+    chooses(&modes, CameraRequest::default(), "480x480 GRAY @ 60 fps");
+    chooses(&modes, req(Some((640, 480)), None, None), "480x480 GRAY @ 60 fps");
+    chooses(&modes, req(None, Some(30), None), "480x480 GRAY @ 60 fps");
+    chooses(&modes, req(None, None, Some("grey")), "480x480 GRAY @ 60 fps");
+    let err = choose_format(&modes, &req(None, None, Some("yuyv"))).unwrap_err().to_string();
+    assert!(err.contains("no yuyv mode; it offers gray"), "{err}");
+    // nokhwa's RGB decoder does not take GRAY, so its own request finds nothing to open.
+    assert_eq!(nokhwa_highest(&modes), None);
+}
+
+#[test]
+fn a_raspberry_pi_camera_with_size_ranges_and_no_rates() {
+    let modes = listing("raspberry-pi-camera-bcm2835");
+    chooses(&modes, CameraRequest::default(), "1920x1080 MJPEG @ rate not reported");
+    chooses(&modes, req(Some((2592, 1944)), None, None), "2592x1944 MJPEG @ rate not reported");
+    chooses(&modes, req(Some((1280, 700)), None, None), "1280x720 MJPEG @ rate not reported");
+    chooses(&modes, req(None, None, Some("rgb24")), "1920x1080 RGB24 @ rate not reported");
+    chooses(&modes, req(None, Some(30), Some("yuyv")), "1920x1080 YUYV @ rate not reported");
+    assert_eq!(nokhwa_highest(&modes).map(|m| describe(&m)).as_deref(), Some("2592x1944 MJPEG @ rate not reported"));
+}
+
+#[test]
+fn a_4k_usb_camera_defaults_to_1080p() {
+    let modes = listing("elp-4k-usb");
+    chooses(&modes, CameraRequest::default(), "1920x1080 MJPEG @ 30 fps");
+    chooses(&modes, req(Some((3840, 2160)), None, None), "3840x2160 MJPEG @ 30 fps");
+    chooses(&modes, req(Some((1024, 600)), None, None), "1280x720 MJPEG @ 30 fps");
+    chooses(&modes, req(None, None, Some("yuyv")), "640x480 YUYV @ 30 fps");
+    chooses(&modes, req(Some((1920, 1080)), None, Some("yuyv")), "1920x1080 YUYV @ 3 fps");
+    assert_eq!(nokhwa_highest(&modes).map(|m| describe(&m)).as_deref(), Some("3840x2160 MJPEG @ 30 fps"));
+}
+
+/// The closing note's table: for each list, nasview's default and what nokhwa's AbsoluteHighestResolution opens.
+/// (`cargo test --release --test integration camera::default_table -- --nocapture` prints it.)
+#[test]
+fn default_table() {
+    for name in LISTS {
+        let modes = listing(name);
+        let ours = describe(&choose_format(&modes, &CameraRequest::default()).unwrap());
+        let theirs = nokhwa_highest(&modes).map_or("nothing (fails to open)".to_string(), |m| describe(&m));
+        println!("| {name} | {} modes | {ours} | {theirs} |", modes.len());
+        assert_ne!(ours, "", "{name}");
+        // Every list's table marks exactly one default.
+        assert_eq!(mode_table(&modes).matches("<- default").count(), 1, "{name}");
+    }
+}
+
+/// Runs ffmpeg, failing the test with its stderr.
+fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).output().expect("ffmpeg runs (make setup)");
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| x.abs_diff(*y) as u64).sum::<u64>() as f64 / a.len() as f64
+}
+
+/// One 1920x1080 raw camera frame made by ffmpeg from a photo, decoded by nasview and by ffmpeg.
+fn compare_with_ffmpeg(dir: &Path, format: FrameFormat, ffmpeg_fmt: &str) -> f64 {
+    let (w, h) = (1920u32, 1080u32);
+    let src = photo("horses.jpg");
+    let raw = dir.join(format!("frame.{ffmpeg_fmt}"));
+    let reference = dir.join(format!("{ffmpeg_fmt}.rgb"));
+    let (src, raw_s, ref_s) = (src.to_str().unwrap(), raw.to_str().unwrap(), reference.to_str().unwrap());
+    if format == FrameFormat::MJPEG {
+        // What webcams send: baseline JPEG, 4:2:2, full range.
+        ffmpeg(&[
+            "-i",
+            src,
+            "-vf",
+            "scale=1920:1080",
+            "-pix_fmt",
+            "yuvj422p",
+            "-c:v",
+            "mjpeg",
+            "-q:v",
+            "3",
+            "-frames:v",
+            "1",
+            "-f",
+            "mjpeg",
+            raw_s,
+        ]);
+        ffmpeg(&["-i", raw_s, "-pix_fmt", "rgb24", "-f", "rawvideo", ref_s]);
+    } else {
+        ffmpeg(&["-i", src, "-vf", "scale=1920:1080", "-pix_fmt", ffmpeg_fmt, "-f", "rawvideo", raw_s]);
+        ffmpeg(&[
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            ffmpeg_fmt,
+            "-s",
+            "1920x1080",
+            "-i",
+            raw_s,
+            "-pix_fmt",
+            "rgb24",
+            "-f",
+            "rawvideo",
+            ref_s,
+        ]);
+    }
+    let ours = to_rgb(format, w, h, &std::fs::read(&raw).unwrap()).unwrap();
+    let theirs = std::fs::read(&reference).unwrap();
+    mean_abs_diff(ours.as_raw(), &theirs)
+}
+
+#[test]
+fn every_pixel_format_matches_ffmpeg_within_two_levels() {
+    let dir = scratch("pixel-formats");
+    for (format, name) in [
+        (FrameFormat::MJPEG, "mjpeg"),
+        (FrameFormat::YUYV, "yuyv422"),
+        (FrameFormat::NV12, "nv12"),
+        (FrameFormat::GRAY, "gray"),
+        (FrameFormat::RAWRGB, "rgb24"),
+        (FrameFormat::RAWBGR, "bgr24"),
+    ] {
+        let mad = compare_with_ffmpeg(&dir, format, name);
+        println!("{name}: mean absolute difference {mad:.3} levels");
+        assert!(mad <= 2.0, "{name}: mean absolute difference {mad:.3} levels against ffmpeg");
+    }
+}
