@@ -277,3 +277,91 @@ fn every_pixel_format_matches_ffmpeg_within_two_levels() {
         assert!(mad <= 2.0, "{name}: mean absolute difference {mad:.3} levels against ffmpeg");
     }
 }
+
+/// A line the binary wrote, with when it arrived.
+struct Timed {
+    at: Duration,
+    line: String,
+}
+
+/// Runs nasview headless, collecting stderr lines with their arrival times (the stall timeline) and stdout.
+fn run_timed(args: &[&str], dir: &Path, limit: Duration) -> (Option<i32>, Vec<Timed>, Vec<Timed>) {
+    let t0 = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nasview"))
+        .args(args)
+        .args(["--model", model("yolov12n_int8.onnx").to_str().unwrap()])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    fn timed(pipe: impl std::io::Read + Send + 'static, t0: Instant) -> std::thread::JoinHandle<Vec<Timed>> {
+        std::thread::spawn(move || {
+            BufReader::new(pipe).lines().map_while(Result::ok).map(|line| Timed { at: t0.elapsed(), line }).collect()
+        })
+    }
+    let reader = timed(child.stderr.take().unwrap(), t0);
+    let out = timed(child.stdout.take().unwrap(), t0);
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let code = child.wait().unwrap().code();
+    let (out, err) = (out.join().unwrap(), reader.join().unwrap());
+    assert!(!err.iter().any(|t| t.line.contains("panicked")), "panic");
+    (code, out, err)
+}
+
+fn first(lines: &[Timed], needle: &str) -> Option<Duration> {
+    lines.iter().find(|t| t.line.contains(needle)).map(|t| t.at)
+}
+
+/// A camera whose read blocks forever after 30 frames and that cannot be opened for 5 s (unplugged, plugged
+/// back): the stall is reported within 3 s of the last frame, the reopen goes on with back-off while it is gone,
+/// frames come back without a restart, and the recording holds the frames from before and after.
+#[test]
+fn a_stalled_unplugged_camera_is_reported_reopened_and_recorded_across() {
+    let dir = scratch("camera-stall");
+    let args = ["--source", "demo?stall-after=30&back-after=5&camera", "--headless", "--max-frames", "45"];
+    let (code, out, err) = run_timed(&[&args[..], &["--record", "rec.mp4"]].concat(), &dir, Duration::from_secs(120));
+    let all: Vec<&str> = err.iter().map(|t| t.line.as_str()).collect();
+    assert_eq!(code, Some(0), "{all:#?}");
+    let stalled = first(&err, "camera lost (camera stalled: no frame for 3.0 s); retrying in 0.5 s (attempt 1)")
+        .unwrap_or_else(|| panic!("no stall report: {all:#?}"));
+    let back = first(&err, "camera back after").unwrap_or_else(|| panic!("never back: {all:#?}"));
+    let attempts: u32 = err
+        .iter()
+        .find_map(|t| t.line.strip_prefix("nasview: camera back after "))
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    assert!(attempts >= 2, "reopening was refused while the camera was gone: {all:#?}");
+    // Frames: pts from the JSON lines; the largest gap is the outage as the output sees it.
+    let pts: Vec<f64> = out
+        .iter()
+        .map(|t| serde_json::from_str::<serde_json::Value>(&t.line).unwrap()["time_ms"].as_f64().unwrap() / 1e3)
+        .collect();
+    assert_eq!(pts.len(), 45, "frames came back after the stall");
+    let i = (1..pts.len()).max_by(|&a, &b| (pts[a] - pts[a - 1]).total_cmp(&(pts[b] - pts[b - 1]))).unwrap();
+    let gap = pts[i] - pts[i - 1];
+    assert!(gap > 5.0, "the outage shows as a gap of at least 5 s: {gap:.2} s");
+    // The last frame before the stall was printed after it was captured, so the report follows it by < 3 s.
+    let (last_out, next_out) = (out[i - 1].at, out[i].at);
+    assert!(stalled > last_out && stalled - last_out <= Duration::from_millis(3500), "{all:#?}");
+    let summary = all.iter().find(|l| l.contains("frames captured")).unwrap();
+    println!(
+        "timeline: last frame before the stall out at {:.2} s; stall reported at {:.2} s (+{:.2} s); camera back at \
+         {:.2} s (+{:.2} s after the report, {attempts} attempts); next frame out at {:.2} s; pts gap {gap:.2} s; {summary}",
+        last_out.as_secs_f64(),
+        stalled.as_secs_f64(),
+        (stalled - last_out).as_secs_f64(),
+        back.as_secs_f64(),
+        (back - stalled).as_secs_f64(),
+        next_out.as_secs_f64(),
+    );
+    // The recording has every processed frame, before and after, and spans the outage.
+    let p = ffprobe(&dir.join("rec.mp4"));
+    assert_eq!((p.codec.as_str(), p.frames), ("h264", 45), "{all:#?}");
+    assert!(p.duration > gap, "{p:?}");
+}

@@ -43,12 +43,20 @@ pub struct Fault {
     pub back_after: Option<Duration>,
 }
 
-/// When the fake camera went away: shared by every reopening of one source, so "gone for S seconds" spans them.
+/// The fake camera's fault, shared by every reopening of one source: "gone for S seconds" spans them, and once
+/// the camera is back the fault has happened (a camera that comes back works again).
 #[derive(Clone, Debug, Default)]
-pub struct Outage(Arc<Mutex<Option<Instant>>>);
+pub struct Outage(Arc<Mutex<OutageState>>);
+
+#[derive(Debug, Default)]
+struct OutageState {
+    /// When the fault struck, until the camera is opened again.
+    since: Option<Instant>,
+    over: bool,
+}
 
 impl Outage {
-    fn since(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+    fn state(&self) -> std::sync::MutexGuard<'_, OutageState> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -129,17 +137,15 @@ impl Demo {
 
     /// Opens the demo as the fake camera of `fault`: refused while the camera is "unplugged".
     pub fn open_fake(fps: u32, fault: Option<Fault>, outage: &Outage) -> anyhow::Result<Demo> {
-        if let Some(back) = fault.and_then(|f| f.back_after) {
-            let mut since = outage.since();
-            match *since {
-                Some(t) if t.elapsed() < back => {
-                    anyhow::bail!("cannot open the fake camera: unplugged {:.1} s ago", t.elapsed().as_secs_f64())
-                }
-                // Back: a later fault starts a new outage.
-                _ => *since = None,
+        let mut state = outage.state();
+        if let Some(t) = state.since {
+            if fault.and_then(|f| f.back_after).is_some_and(|back| t.elapsed() < back) {
+                anyhow::bail!("cannot open the fake camera: unplugged {:.1} s ago", t.elapsed().as_secs_f64());
             }
+            state.since = None;
+            state.over = true;
         }
-        let mut demo = Demo::new(fps)?.with_fault(fault);
+        let mut demo = Demo::new(fps)?.with_fault(if state.over { None } else { fault });
         demo.outage = outage.clone();
         Ok(demo)
     }
@@ -148,7 +154,7 @@ impl Demo {
 impl Source for Demo {
     fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>> {
         if let Some(f) = self.fault.filter(|f| self.frame >= f.after) {
-            self.outage.since().get_or_insert_with(Instant::now);
+            self.outage.state().since.get_or_insert_with(Instant::now);
             if f.stall {
                 // A camera that stops answering: block until the process ends.
                 loop {
@@ -244,7 +250,9 @@ mod tests {
         assert!(err.contains("unplugged"), "{err}");
         std::thread::sleep(Duration::from_millis(350));
         let mut back = Demo::open_fake(30, fault, &outage).unwrap();
-        assert!(back.next_frame().unwrap().is_some());
+        for _ in 0..3 {
+            assert!(back.next_frame().unwrap().is_some(), "once back, it works");
+        }
     }
 
     #[test]

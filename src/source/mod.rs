@@ -250,9 +250,15 @@ pub fn capture_loop(
                 let mut attempt = 1;
                 source = loop {
                     state.set(SourceState::Reconnecting { attempt, error: format!("{e:#}"), retry_in: backoff });
-                    std::thread::sleep(backoff);
-                    if tx.consumer_gone() {
-                        return Ok(());
+                    // Sleep in slices, so quitting during a long back-off is not held up.
+                    let wake = Instant::now() + backoff;
+                    while Instant::now() < wake {
+                        if tx.consumer_gone() {
+                            return Ok(());
+                        }
+                        std::thread::sleep(
+                            Duration::from_millis(50).min(wake.saturating_duration_since(Instant::now())),
+                        );
                     }
                     match spec.open() {
                         Ok(s) => break s,

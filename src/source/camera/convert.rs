@@ -14,8 +14,8 @@ pub fn frame_bytes(format: FrameFormat, width: u32, height: u32) -> anyhow::Resu
     }
     let px = width as usize * height as usize;
     Ok(match format {
-        FrameFormat::YUYV if width % 2 != 0 => bail!("YUYV needs an even width, got {width}"),
-        FrameFormat::NV12 if width % 2 != 0 || height % 2 != 0 => {
+        FrameFormat::YUYV if !width.is_multiple_of(2) => bail!("YUYV needs an even width, got {width}"),
+        FrameFormat::NV12 if !width.is_multiple_of(2) || !height.is_multiple_of(2) => {
             bail!("NV12 needs an even width and height, got {width}x{height}")
         }
         FrameFormat::YUYV => px * 2,
