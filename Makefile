@@ -8,9 +8,9 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 BIN       := target/release/nasview
 ARGS      ?=
-# apt packages: build (libclang for nokhwa's bindgen, python venv), window (X11 libs), tests (Xvfb, xdotool,
-# screenshots, ffprobe).
-APT_PACKAGES := libclang-dev python3-venv python3-pip libx11-6 libxcursor1 libxrandr2 libxi6 \
+# apt packages: build (libclang for nokhwa's bindgen, nasm for libjpeg-turbo's SIMD MJPEG decoder, python venv),
+# window (X11 libs), tests (Xvfb, xdotool, screenshots, ffprobe).
+APT_PACKAGES := libclang-dev nasm python3-venv python3-pip libx11-6 libxcursor1 libxrandr2 libxi6 \
                 xvfb x11-apps imagemagick xdotool ffmpeg
 
 .PHONY: setup setup-apt setup-venv setup-models-default build run test lint detect-photos bench soak gpu-check clean

@@ -50,6 +50,9 @@ struct Report {
     models: Vec<ModelResult>,
     /// The tracker on synthetic scenes (it needs many objects, which the bench frames do not have).
     track: Vec<TrackResult>,
+    /// Decoding the source's raw camera frame to RGB (a `NAME.WxH.FORMAT` source only), per frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decode: Option<Summary>,
 }
 
 #[derive(Serialize)]
@@ -148,6 +151,14 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
     }
     let frames = load_frames(&cfg.source, &cfg.source_name, args.frames.max(1))?;
     let (w, h) = frames[0].dimensions();
+    // A raw camera frame: its decode is a stage of its own, timed here (the frames above are decoded already).
+    let decode = match Spec::parse(&args.source, &CameraRequest::default(), None)? {
+        Spec::RawFrame(path) => {
+            let samples = crate::source::raw::RawFrame::open(&path)?.time_decodes(frames.len() + WARMUP)?;
+            Some(summarize(&samples[WARMUP..]))
+        }
+        _ => None,
+    };
     let mut runners = Vec::new();
     for m in models {
         let detector = Detector::load(m, load)?;
@@ -187,6 +198,7 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
             })
             .collect(),
         track: track_stage(args.frames),
+        decode,
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -221,6 +233,9 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
             "track (synthetic 1920x1080 scene, {} objects, {} frames): {:.3} ms median ({:.3} p95)",
             t.objects, t.frames, t.ms.median, t.ms.p95
         );
+    }
+    if let Some(d) = decode {
+        println!("decode (raw camera frame to RGB): {:.2} ({:.2}) ms", d.median, d.p95);
     }
     println!("peak RSS {:.0} MiB (whole process)", peak_rss_mb());
     Ok(0)

@@ -3,6 +3,7 @@
 pub mod camera;
 pub mod demo;
 pub mod images;
+pub mod raw;
 pub mod video;
 pub mod watchdog;
 
@@ -62,6 +63,10 @@ impl Timeline {
         self.last = raw.saturating_sub(origin).max(self.last);
         self.last
     }
+    /// How long the last frame took to decode to RGB, for sources that decode (cameras, raw frames).
+    fn decode_time(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Camera options from the command line.
@@ -87,6 +92,8 @@ pub enum Spec {
         fps: Option<u32>,
     },
     Video(PathBuf),
+    /// One raw camera frame, `NAME.WxH.FORMAT`.
+    RawFrame(PathBuf),
     Camera {
         name: String,
         request: CameraRequest,
@@ -102,6 +109,9 @@ impl Spec {
                 let fault = demo::Fault::parse(rest.trim_start_matches('?'))?;
                 return Ok(Spec::Demo { fps: fps.unwrap_or(30), fault, outage: demo::Outage::default() });
             }
+        }
+        if path.is_file() && raw::parse_name(path).is_some() {
+            return Ok(Spec::RawFrame(path.to_path_buf()));
         }
         if path.is_dir() || (path.is_file() && crate::config::is_image_name(path)) {
             return Ok(Spec::Images { path: path.to_path_buf(), fps });
@@ -142,6 +152,7 @@ impl Spec {
             Spec::Demo { fps, fault, .. } => Box::new(demo::Demo::new(*fps)?.with_fault(*fault)),
             Spec::Images { path, fps } => Box::new(images::Images::open(path, *fps)?),
             Spec::Video(path) => Box::new(video::Mp4Video::open(path)?),
+            Spec::RawFrame(path) => Box::new(raw::RawFrame::open(path)?),
             Spec::Camera { name, request } => {
                 let (name, request) = (name.clone(), request.clone());
                 Box::new(Watched::start("camera-reader", move || camera::Camera::open(&name, &request), STALL_AFTER)?)

@@ -16,7 +16,9 @@ pub const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The consumer side of a source that lives on its reader thread.
 pub struct Watched {
-    frames: Receiver<anyhow::Result<Option<RgbImage>>>,
+    /// Each read with the time its frame took to decode.
+    frames: Receiver<(anyhow::Result<Option<RgbImage>>, Option<Duration>)>,
+    decode: Option<Duration>,
     desc: String,
     interval: Option<Duration>,
     stall_after: Duration,
@@ -50,14 +52,14 @@ impl Watched {
                 loop {
                     let read = source.next_frame();
                     let more = matches!(read, Ok(Some(_)));
-                    if tx.send(read).is_err() || !more {
+                    if tx.send((read, source.decode_time())).is_err() || !more {
                         return;
                     }
                 }
             })
             .with_context(|| format!("cannot start the {name} thread"))?;
         match ready_rx.recv_timeout(OPEN_TIMEOUT) {
-            Ok(Ok((desc, interval))) => Ok(Watched { frames, desc, interval, stall_after }),
+            Ok(Ok((desc, interval))) => Ok(Watched { frames, decode: None, desc, interval, stall_after }),
             Ok(Err(e)) => Err(e),
             Err(RecvTimeoutError::Timeout) => {
                 bail!("the camera did not open within {} s (is another program using it?)", OPEN_TIMEOUT.as_secs())
@@ -70,7 +72,10 @@ impl Watched {
 impl Source for Watched {
     fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>> {
         match self.frames.recv_timeout(self.stall_after) {
-            Ok(read) => read,
+            Ok((read, decode)) => {
+                self.decode = decode;
+                read
+            }
             Err(RecvTimeoutError::Timeout) => {
                 bail!("camera stalled: no frame for {:.1} s", self.stall_after.as_secs_f64())
             }
@@ -84,6 +89,10 @@ impl Source for Watched {
 
     fn frame_interval(&self) -> Option<Duration> {
         self.interval
+    }
+
+    fn decode_time(&self) -> Option<Duration> {
+        self.decode
     }
 }
 

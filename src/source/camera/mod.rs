@@ -19,6 +19,7 @@ pub struct Camera {
     cam: nokhwa::Camera,
     format: CameraFormat,
     mode: String,
+    decode: Option<Duration>,
 }
 
 /// Asks for camera access where the platform needs it (macOS shows its permission prompt only after nokhwa's
@@ -102,7 +103,7 @@ impl Camera {
         if !format::rate_known(format.frame_rate()) {
             mode += "; the capture rate is measured";
         }
-        Ok(Box::new(Camera { cam, format, mode }))
+        Ok(Box::new(Camera { cam, format, mode, decode: None }))
     }
 }
 
@@ -110,12 +111,18 @@ impl Source for Camera {
     fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>> {
         let raw = self.cam.frame_raw().context("camera stopped delivering frames")?;
         let f = self.format;
+        let t = std::time::Instant::now();
         let image = convert::to_rgb(f.format(), f.width(), f.height(), &raw).context("cannot decode a camera frame")?;
+        self.decode = Some(t.elapsed());
         Ok(Some(image))
     }
 
     fn describe(&self) -> String {
         self.mode.clone()
+    }
+
+    fn decode_time(&self) -> Option<Duration> {
+        self.decode
     }
 }
 

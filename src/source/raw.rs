@@ -1,0 +1,116 @@
+//! One raw camera frame from a file, `NAME.WxH.FORMAT` (e.g. `desk.1920x1080.yuyv`), decoded like a camera's
+//! (capture thread): a still for the viewer and the fixture `nasview bench` times the `decode` stage on.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use image::RgbImage;
+use nokhwa::utils::FrameFormat;
+
+use super::camera::{convert, format};
+use super::Source;
+
+/// Raw frames above this are refused before reading (a 4K RGB24 frame is 25 MB).
+const MAX_FILE_BYTES: u64 = 64 << 20;
+
+pub struct RawFrame {
+    path: PathBuf,
+    format: FrameFormat,
+    size: (u32, u32),
+    done: bool,
+    decode: Option<Duration>,
+}
+
+/// `NAME.WxH.FORMAT` to its size and format; None when the name is not of that form.
+pub fn parse_name(path: &Path) -> Option<((u32, u32), FrameFormat)> {
+    let name = path.file_name()?.to_str()?;
+    let mut parts = name.rsplitn(3, '.');
+    let fmt = format::parse_pixel_format(parts.next()?).ok()?;
+    let (w, h) = parts.next()?.split_once('x')?;
+    Some(((w.parse().ok()?, h.parse().ok()?), fmt))
+}
+
+impl RawFrame {
+    pub fn open(path: &Path) -> anyhow::Result<RawFrame> {
+        let (size, format) = parse_name(path).with_context(|| {
+            format!("{}: a raw frame is named NAME.WxH.FORMAT, e.g. x.1920x1080.yuyv", path.display())
+        })?;
+        Ok(RawFrame { path: path.to_path_buf(), format, size, done: false, decode: None })
+    }
+
+    /// The file's bytes, size-checked before reading.
+    pub fn bytes(&self) -> anyhow::Result<Vec<u8>> {
+        let len = std::fs::metadata(&self.path).with_context(|| format!("cannot read {}", self.path.display()))?.len();
+        if len > MAX_FILE_BYTES {
+            anyhow::bail!("{} is {len} bytes: too large for one raw frame", self.path.display());
+        }
+        std::fs::read(&self.path).with_context(|| format!("cannot read {}", self.path.display()))
+    }
+
+    /// Decodes the frame `n` times; the time of each decode in milliseconds (`nasview bench`'s `decode` stage).
+    pub fn time_decodes(&self, n: usize) -> anyhow::Result<Vec<f64>> {
+        let data = self.bytes()?;
+        let (w, h) = self.size;
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                convert::to_rgb(self.format, w, h, &data)?;
+                Ok(t.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect()
+    }
+}
+
+impl Source for RawFrame {
+    fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>> {
+        if std::mem::replace(&mut self.done, true) {
+            return Ok(None);
+        }
+        let data = self.bytes()?;
+        let t = Instant::now();
+        let image = convert::to_rgb(self.format, self.size.0, self.size.1, &data).with_context(|| {
+            format!("{} is not a {} frame", self.path.display(), format::pixel_format_name(self.format))
+        })?;
+        self.decode = Some(t.elapsed());
+        Ok(Some(image))
+    }
+
+    fn describe(&self) -> String {
+        format!("raw {} frame {}x{}", format::pixel_format_name(self.format), self.size.0, self.size.1)
+    }
+
+    fn decode_time(&self) -> Option<Duration> {
+        self.decode
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_size_and_format() {
+        assert_eq!(parse_name(Path::new("a/desk.1920x1080.yuyv")), Some(((1920, 1080), FrameFormat::YUYV)));
+        assert_eq!(parse_name(Path::new("x.640x480.mjpeg")), Some(((640, 480), FrameFormat::MJPEG)));
+        assert_eq!(parse_name(Path::new("photo.jpg")), None);
+        assert_eq!(parse_name(Path::new("x.big.nv12")), None);
+    }
+
+    #[test]
+    fn a_raw_frame_decodes_once_then_ends() {
+        let dir = std::env::temp_dir().join(format!("nasview-raw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("grey.4x2.gray");
+        std::fs::write(&path, [0, 50, 100, 150, 200, 250, 255, 1]).unwrap();
+        let mut src = RawFrame::open(&path).unwrap();
+        let img = src.next_frame().unwrap().unwrap();
+        assert_eq!((img.dimensions(), img.get_pixel(1, 0).0), ((4, 2), [50, 50, 50]));
+        assert!(src.decode_time().is_some());
+        assert!(src.next_frame().unwrap().is_none());
+        assert_eq!(src.time_decodes(3).unwrap().len(), 3);
+        std::fs::write(&path, [0; 3]).unwrap();
+        assert!(RawFrame::open(&path).unwrap().next_frame().unwrap_err().to_string().contains("not a gray frame"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
