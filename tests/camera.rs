@@ -365,3 +365,39 @@ fn a_stalled_unplugged_camera_is_reported_reopened_and_recorded_across() {
     assert_eq!((p.codec.as_str(), p.frames), ("h264", 45), "{all:#?}");
     assert!(p.duration > gap, "{p:?}");
 }
+
+/// `nasview bench --source NAME.WxH.FORMAT` times decoding the raw camera frame as a stage of its own.
+#[test]
+fn bench_times_the_decode_of_a_raw_camera_frame() {
+    let dir = scratch("bench-decode");
+    for (fmt, name) in [("yuyv422", "desk.640x360.yuyv"), ("mjpeg", "desk.640x360.mjpeg")] {
+        let raw = dir.join(name);
+        let codec: &[&str] =
+            if fmt == "mjpeg" { &["-c:v", "mjpeg", "-frames:v", "1", "-f", "mjpeg"] } else { &["-f", "rawvideo"] };
+        let pix = if fmt == "mjpeg" { "yuvj422p" } else { fmt };
+        let src = photo("kite.jpg");
+        ffmpeg(
+            &[
+                &["-i", src.to_str().unwrap(), "-vf", "scale=640:360", "-pix_fmt", pix][..],
+                codec,
+                &[raw.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        let out = crate::common::nasview(&[
+            "bench",
+            "--json",
+            "--frames",
+            "3",
+            "--source",
+            raw.to_str().unwrap(),
+            "--model",
+            model("yolov12n_int8.onnx").to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (median, p95) = (v["decode"]["median"].as_f64().unwrap(), v["decode"]["p95"].as_f64().unwrap());
+        assert!(median > 0.0 && p95 >= median, "{name}: {v}");
+        assert_eq!(v["models"][0]["frames"].as_u64(), Some(3));
+    }
+}
