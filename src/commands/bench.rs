@@ -152,9 +152,9 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
     let frames = load_frames(&cfg.source, &cfg.source_name, args.frames.max(1))?;
     let (w, h) = frames[0].dimensions();
     // A raw camera frame: its decode is a stage of its own, timed here (the frames above are decoded already).
-    let decode = match Spec::parse(&args.source, &CameraRequest::default(), None)? {
+    let decode = match &cfg.source {
         Spec::RawFrame(path) => {
-            let samples = crate::source::raw::RawFrame::open(&path)?.time_decodes(frames.len() + WARMUP)?;
+            let samples = crate::source::raw::RawFrame::open(path)?.time_decodes(frames.len() + WARMUP)?;
             Some(summarize(&samples[WARMUP..]))
         }
         _ => None,

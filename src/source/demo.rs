@@ -29,6 +29,8 @@ pub struct Demo {
     scratch: ResizeScratch,
     fault: Option<Fault>,
     outage: Outage,
+    /// As a fake camera: frames come at the clip's rate from this instant, as a camera's hardware paces them.
+    paced_from: Option<Instant>,
 }
 
 /// A failure injected into the demo clip: `demo?fail-after=N` (an error), `demo?stall-after=N` (a read that never
@@ -127,6 +129,7 @@ impl Demo {
             scratch: ResizeScratch::default(),
             fault: None,
             outage: Outage::default(),
+            paced_from: None,
         })
     }
 
@@ -147,6 +150,7 @@ impl Demo {
         }
         let mut demo = Demo::new(fps)?.with_fault(if state.over { None } else { fault });
         demo.outage = outage.clone();
+        demo.paced_from = Some(Instant::now());
         Ok(demo)
     }
 }
@@ -164,6 +168,9 @@ impl Source for Demo {
             anyhow::bail!("injected failure after {} frames", f.after);
         }
         let t = self.frame as f64 / self.fps as f64;
+        if let Some(start) = self.paced_from {
+            std::thread::sleep((start + Duration::from_secs_f64(t)).saturating_duration_since(Instant::now()));
+        }
         self.frame += 1;
         let shot = (t / SHOT_SECONDS) as usize % self.photos.len();
         let photo = &self.photos[shot];

@@ -40,6 +40,10 @@ pub trait Source {
     fn next_timed(&mut self) -> anyhow::Result<Option<(RgbImage, Option<Duration>)>> {
         Ok(self.next_frame()?.map(|image| (image, None)))
     }
+    /// How long the last frame took to decode to RGB, for sources that decode (cameras, raw frames).
+    fn decode_time(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Turns media or capture times into source time from the first frame: the one place times are shifted to
@@ -62,10 +66,6 @@ impl Timeline {
         let origin = *self.origin.get_or_insert(raw);
         self.last = raw.saturating_sub(origin).max(self.last);
         self.last
-    }
-    /// How long the last frame took to decode to RGB, for sources that decode (cameras, raw frames).
-    fn decode_time(&self) -> Option<Duration> {
-        None
     }
 }
 

@@ -20,7 +20,6 @@ pub struct Watched {
     frames: Receiver<(anyhow::Result<Option<RgbImage>>, Option<Duration>)>,
     decode: Option<Duration>,
     desc: String,
-    interval: Option<Duration>,
     stall_after: Duration,
 }
 
@@ -46,7 +45,7 @@ impl Watched {
                         return;
                     }
                 };
-                if ready_tx.send(Ok((source.describe(), source.frame_interval()))).is_err() {
+                if ready_tx.send(Ok(source.describe())).is_err() {
                     return;
                 }
                 loop {
@@ -59,7 +58,7 @@ impl Watched {
             })
             .with_context(|| format!("cannot start the {name} thread"))?;
         match ready_rx.recv_timeout(OPEN_TIMEOUT) {
-            Ok(Ok((desc, interval))) => Ok(Watched { frames, decode: None, desc, interval, stall_after }),
+            Ok(Ok(desc)) => Ok(Watched { frames, decode: None, desc, stall_after }),
             Ok(Err(e)) => Err(e),
             Err(RecvTimeoutError::Timeout) => {
                 bail!("the camera did not open within {} s (is another program using it?)", OPEN_TIMEOUT.as_secs())
@@ -85,10 +84,6 @@ impl Source for Watched {
 
     fn describe(&self) -> String {
         self.desc.clone()
-    }
-
-    fn frame_interval(&self) -> Option<Duration> {
-        self.interval
     }
 
     fn decode_time(&self) -> Option<Duration> {
