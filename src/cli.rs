@@ -99,17 +99,18 @@ pub struct BenchArgs {
 /// Options of the live viewer (the default command).
 #[derive(Args, Debug, Clone)]
 pub struct LiveArgs {
-    /// Camera index or name substring, `demo`, an image file or folder, or an MP4 file.
-    /// `demo?fail-after=N`, `demo?stall-after=N` and `demo?camera` inject faults (try the failure handling)
-    #[arg(long, default_value = "0", value_name = "SOURCE")]
-    pub source: String,
+    /// Camera index or name substring, `demo`, an image file or folder, an MP4 file, or a raw camera frame
+    /// `NAME.WxH.FORMAT` [default: camera 0; the demo clip when no camera is found].
+    /// `demo?fail-after=N`, `demo?stall-after=N`, `&back-after=SECONDS` and `demo?camera` inject faults
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
     /// Camera resolution, e.g. 1280x720
     #[arg(long, value_name = "WxH")]
     pub resolution: Option<String>,
     /// Frame rate of a camera, the demo clip or an image slideshow (video files play at their own rate)
     #[arg(long, value_name = "N")]
     pub fps: Option<u32>,
-    /// Camera pixel format: mjpeg or yuyv
+    /// Camera pixel format: mjpeg, yuyv, nv12, gray, rgb24 or bgr24 (default: the camera's best live mode)
     #[arg(long, value_name = "FORMAT")]
     pub pixel_format: Option<String>,
     /// Record annotated video (H.264 MP4) from the start; a folder gets a numbered nasview-N.mp4

@@ -21,8 +21,9 @@ pub const IOU_RANGE: RangeInclusive<f32> = 0.05..=0.95;
 pub const CONF_FLOOR: f32 = 0.05;
 /// `--fps` values that make sense for a camera, the demo or a slideshow.
 pub const FPS_RANGE: RangeInclusive<u32> = 1..=240;
-/// `--pixel-format` names the camera source understands.
-pub const PIXEL_FORMATS: [&str; 4] = ["mjpeg", "mjpg", "yuyv", "yuy2"];
+
+/// Said on stderr and shown in the HUD when no `--source` is given and no camera is found.
+pub const NO_CAMERA_DEMO: &str = "no camera found; showing the demo clip — pass --source to choose";
 
 /// What to run, fully checked.
 #[derive(Debug)]
@@ -234,20 +235,32 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         check_range("--fps", fps, &FPS_RANGE)?;
     }
     if let Some(f) = &live.pixel_format {
-        if !PIXEL_FORMATS.contains(&f.to_ascii_lowercase().as_str()) {
-            bail!("unknown --pixel-format {f:?}: use mjpeg or yuyv");
-        }
+        crate::source::camera::format::parse_pixel_format(f)?;
     }
     let resolution = live.resolution.as_deref().map(parse_resolution).transpose()?;
     let camera = CameraRequest { resolution, fps: live.fps, pixel_format: live.pixel_format.clone() };
-    let source = Spec::parse(&live.source, &camera, live.fps)?;
+    let source = match &live.source {
+        Some(given) => Spec::parse(given, &camera, live.fps)?,
+        // Nothing asked for: camera 0, or, on a machine without a camera, the demo clip instead of a dead end.
+        None if !crate::source::camera::any_camera() => {
+            messages::warn(NO_CAMERA_DEMO);
+            Spec::Demo {
+                fps: live.fps.unwrap_or(30),
+                fault: None,
+                outage: Default::default(),
+                note: Some(NO_CAMERA_DEMO),
+            }
+        }
+        None => Spec::parse("0", &camera, live.fps)?,
+    };
+    let source_arg = live.source.as_deref().unwrap_or("0");
     // Options that do not apply to this source are said, not silently ignored.
     if !matches!(source, Spec::Camera { .. }) {
         for (flag, given) in
             [("--resolution", live.resolution.is_some()), ("--pixel-format", live.pixel_format.is_some())]
         {
             if given {
-                messages::warn(&format!("{flag} applies to cameras only; ignored for --source {}", live.source));
+                messages::warn(&format!("{flag} applies to cameras only; ignored for --source {source_arg}"));
             }
         }
     }
@@ -489,7 +502,7 @@ mod tests {
     fn each_bad_flag_is_refused_with_what_is_allowed() {
         assert!(error(&["--source", "demo", "--max-frames", "0"]).contains("--max-frames 0: give at least 1"));
         assert!(error(&["--source", "demo", "--fps", "0"]).contains("--fps 0 is outside 1..240"));
-        assert!(error(&["--source", "demo", "--pixel-format", "bogus"]).contains("use mjpeg or yuyv"));
+        assert!(error(&["--source", "demo", "--pixel-format", "bogus"]).contains("use one of mjpeg, yuyv, nv12, gray"));
         assert!(error(&["--source", "demo", "--conf", "1.5"]).contains("--conf 1.5 is outside 0.01..0.99"));
         assert!(error(&["--source", "demo", "--iou", "0.99"]).contains("--iou 0.99 is outside 0.05..0.95"));
         assert!(error(&["--source", "demo", "--classes", ""]).contains("names no class"));

@@ -401,3 +401,28 @@ fn bench_times_the_decode_of_a_raw_camera_frame() {
         assert_eq!(v["models"][0]["frames"].as_u64(), Some(3));
     }
 }
+
+/// No `--source` and no camera: the demo plays, and stderr and the HUD's source line say why. A camera asked
+/// for by index that is missing still ends with the advice (exit 2). On a machine with a camera the default
+/// opens it instead.
+#[test]
+fn without_a_camera_the_default_source_is_the_demo_with_a_note() {
+    let cameras = crate::common::nasview(&["cameras"]);
+    assert!(cameras.status.success());
+    let listed = String::from_utf8_lossy(&cameras.stdout).to_string();
+    let m = model("yolov12n_int8.onnx");
+    let out = crate::common::nasview(&["--headless", "--max-frames", "2", "--model", m.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let note = "no camera found; showing the demo clip — pass --source to choose";
+    if listed.starts_with("no cameras found") {
+        assert!(stderr.contains(&format!("nasview: warning: {note}")), "{stderr}");
+        assert!(stderr.contains(&format!("source {note} (demo clip 960x540 @ 30 fps)")), "{stderr}");
+        let missing = crate::common::nasview(&["--source", "0", "--headless", "--model", m.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&missing.stderr);
+        assert_eq!(missing.status.code(), Some(2), "{err}");
+        assert!(err.contains("cannot open camera 0") && err.contains("--source demo"), "{err}");
+    } else {
+        assert!(stderr.contains("source camera "), "a camera is listed, so it is opened: {stderr}");
+    }
+}

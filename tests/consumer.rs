@@ -120,7 +120,10 @@ fn each_rejected_flag_is_one_error_line_and_exit_2() {
     let cases: &[(&[&str], &str)] = &[
         (&["--max-frames", "0"], "--max-frames 0: give at least 1"),
         (&["--fps", "0"], "--fps 0 is outside 1..240"),
-        (&["--pixel-format", "bogus"], "unknown --pixel-format \"bogus\": use mjpeg or yuyv"),
+        (
+            &["--pixel-format", "bogus"],
+            "unknown --pixel-format \"bogus\": use one of mjpeg, yuyv, nv12, gray, rgb24, bgr24",
+        ),
         (&["--conf", "1.5"], "--conf 1.5 is outside 0.01..0.99"),
         (&["--iou", "0.99"], "--iou 0.99 is outside 0.05..0.95"),
         (&["--classes", ""], "--classes \"\" names no class"),

@@ -298,6 +298,7 @@ impl<'a> Consumer<'a> {
             inference_fps: rates.inference_fps,
             dropped: stats.capture_dropped.load(Ordering::Relaxed) + stats.result_dropped.load(Ordering::Relaxed),
             stages: view.map(|v| v.processed.times),
+            decode: view.and_then(|v| v.processed.frame.decode),
             latency: None,
             objects: view.map_or(0, |v| v.scene.detections.len()),
             model: format!("{} {} on {}", info.file_name, info.precision.as_str(), info.placement.label()),

@@ -21,6 +21,8 @@ pub struct HudStats {
     pub dropped: u64,
     /// Stage times of the frame shown.
     pub stages: Option<StageTimes>,
+    /// Decoding the frame shown from the camera's pixel format (cameras, raw frames).
+    pub decode: Option<Duration>,
     /// Capture -> display of the frame shown (set by the presenter that displays it).
     pub latency: Option<Duration>,
     pub objects: usize,
@@ -49,9 +51,10 @@ pub fn hud_lines(s: &HudStats) -> Vec<(String, Tone)> {
     )];
     if let Some(t) = &s.stages {
         let latency = s.latency.map(|l| format!("   latency {:.0} ms", ms(l))).unwrap_or_default();
+        let decode = s.decode.map(|d| format!("decode {:.1} + ", ms(d))).unwrap_or_default();
         lines.push((
             format!(
-                "pre {:.1} + infer {:.1} + post {:.1} ms{latency}   {} objects",
+                "{decode}pre {:.1} + infer {:.1} + post {:.1} ms{latency}   {} objects",
                 ms(t.preprocess),
                 ms(t.inference),
                 ms(t.postprocess),
@@ -127,6 +130,7 @@ mod tests {
             inference_fps: 14.96,
             dropped: 7,
             stages: Some(StageTimes { preprocess: ms(3), inference: ms(52), postprocess: ms(1) }),
+            decode: None,
             latency: Some(ms(81)),
             objects: 2,
             model: "m.onnx INT8 on CPU".into(),
@@ -155,6 +159,12 @@ mod tests {
         assert_eq!((lines[5].1, lines[6].1), (Tone::Text, Tone::Warn));
         // Before the first frame: no stage line.
         assert_eq!(hud_lines(&HudStats::default()).len(), 5);
+        // A camera frame's decode is a stage of its own.
+        let camera = HudStats { decode: Some(Duration::from_micros(8400)), ..stats };
+        assert_eq!(
+            hud_lines(&camera)[1].0,
+            "decode 8.4 + pre 3.0 + infer 52.0 + post 1.0 ms   latency 81 ms   2 objects"
+        );
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Demo {
     outage: Outage,
     /// As a fake camera: frames come at the clip's rate from this instant, as a camera's hardware paces them.
     paced_from: Option<Instant>,
+    /// Why the demo plays, said with its description (e.g. no camera was found).
+    note: Option<&'static str>,
 }
 
 /// A failure injected into the demo clip: `demo?fail-after=N` (an error), `demo?stall-after=N` (a read that never
@@ -130,11 +132,17 @@ impl Demo {
             fault: None,
             outage: Outage::default(),
             paced_from: None,
+            note: None,
         })
     }
 
     pub fn with_fault(mut self, fault: Option<Fault>) -> Demo {
         self.fault = fault;
+        self
+    }
+
+    pub fn with_note(mut self, note: Option<&'static str>) -> Demo {
+        self.note = note;
         self
     }
 
@@ -197,7 +205,11 @@ impl Source for Demo {
     }
 
     fn describe(&self) -> String {
-        format!("demo clip {}x{} @ {} fps", DEMO_SIZE.0, DEMO_SIZE.1, self.fps)
+        let clip = format!("demo clip {}x{} @ {} fps", DEMO_SIZE.0, DEMO_SIZE.1, self.fps);
+        match self.note {
+            Some(note) => format!("{note} ({clip})"),
+            None => clip,
+        }
     }
 
     /// The clip's own time: frame k is shown at k / fps, however fast it is read.

@@ -28,6 +28,9 @@ pub struct Frame {
     /// Source time from the first frame (see `Timeline`): media time for files and the demo clip, capture
     /// time for cameras. Recordings, saved frames and JSON use it.
     pub time: Duration,
+    /// How long the frame took to decode from the camera's pixel format (cameras and raw frames; the HUD's
+    /// `decode` stage).
+    pub decode: Option<Duration>,
 }
 
 /// Anything that yields frames. `Ok(None)` is the end of a finite source.
@@ -86,6 +89,8 @@ pub enum Spec {
         fault: Option<demo::Fault>,
         /// Shared by every reopening of a fake camera (`back-after`).
         outage: demo::Outage,
+        /// Why the demo plays (no camera found), shown with its description.
+        note: Option<&'static str>,
     },
     Images {
         path: PathBuf,
@@ -107,7 +112,7 @@ impl Spec {
         if let Some(rest) = spec.strip_prefix("demo") {
             if rest.is_empty() || rest.starts_with('?') {
                 let fault = demo::Fault::parse(rest.trim_start_matches('?'))?;
-                return Ok(Spec::Demo { fps: fps.unwrap_or(30), fault, outage: demo::Outage::default() });
+                return Ok(Spec::Demo { fps: fps.unwrap_or(30), fault, outage: demo::Outage::default(), note: None });
             }
         }
         if path.is_file() && raw::parse_name(path).is_some() {
@@ -144,12 +149,12 @@ impl Spec {
     pub fn open(&self) -> anyhow::Result<Box<dyn Source>> {
         use watchdog::{Watched, STALL_AFTER};
         Ok(match self {
-            Spec::Demo { fps, fault, outage } if self.is_camera_like() => {
+            Spec::Demo { fps, fault, outage, .. } if self.is_camera_like() => {
                 let (fps, fault, outage) = (*fps, *fault, outage.clone());
                 let open = move || Ok(Box::new(demo::Demo::open_fake(fps, fault, &outage)?) as Box<dyn Source>);
                 Box::new(Watched::start("camera-reader", open, STALL_AFTER)?)
             }
-            Spec::Demo { fps, fault, .. } => Box::new(demo::Demo::new(*fps)?.with_fault(*fault)),
+            Spec::Demo { fps, fault, note, .. } => Box::new(demo::Demo::new(*fps)?.with_fault(*fault).with_note(*note)),
             Spec::Images { path, fps } => Box::new(images::Images::open(path, *fps)?),
             Spec::Video(path) => Box::new(video::Mp4Video::open(path)?),
             Spec::RawFrame(path) => Box::new(raw::RawFrame::open(path)?),
@@ -295,7 +300,8 @@ pub fn capture_loop(
             let due = wall0 + time.saturating_sub(time0);
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
         }
-        let frame = Frame { seq, image: Arc::new(image), captured_at: Instant::now(), time };
+        let decode = source.decode_time();
+        let frame = Frame { seq, image: Arc::new(image), captured_at: Instant::now(), time, decode };
         seq += 1;
         captured.fetch_add(1, Ordering::Relaxed);
         let delivered = if lossless { tx.send_lossless(frame) } else { tx.send(frame) };

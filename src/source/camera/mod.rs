@@ -47,6 +47,11 @@ pub fn query() -> Vec<nokhwa::utils::CameraInfo> {
     nokhwa::query(ApiBackend::Auto).unwrap_or_default()
 }
 
+/// Whether any camera can be asked for (access granted where that is needed, and at least one device listed).
+pub fn any_camera() -> bool {
+    initialize().is_ok() && !query().is_empty()
+}
+
 /// `0` is an index; anything else is matched against camera names.
 fn index_of(spec: &str) -> anyhow::Result<CameraIndex> {
     if let Ok(n) = spec.parse::<u32>() {
@@ -144,7 +149,7 @@ pub fn list() -> anyhow::Result<String> {
         }
     }
     if out.is_empty() {
-        out = format!("no cameras found; {NO_CAMERA_HINT}\n");
+        out = "no cameras found; pass --source demo, a video file or an image folder instead\n".to_string();
     }
     if skipped > 0 {
         out += &format!("({skipped} video node(s) without a capture mode skipped)\n");
