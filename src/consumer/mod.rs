@@ -33,7 +33,6 @@ use crate::messages;
 use crate::outputs::Outputs;
 use crate::overlay::Scene;
 use crate::pipeline::{InferenceSettings, Pipeline, Processed};
-use crate::source::SourceState;
 use crate::track::live::TrackAction;
 
 /// A source that gives nothing new for this long is reported as stalled.
@@ -271,7 +270,8 @@ impl<'a> Consumer<'a> {
             }
             return Ok(());
         }
-        let running = matches!(self.pipeline.stats.source.get(), SourceState::Running | SourceState::Recovered { .. });
+        // A camera that was just reopened gets its own STALL_AFTER before its silence counts again.
+        let running = self.pipeline.stats.source.get().settled(Instant::now(), STALL_AFTER);
         if running && waited > STALL_AFTER && !std::mem::replace(said, true) {
             messages::warn(&format!(
                 "source stalled: no new frame for {} s; still waiting (Ctrl-C ends, the recording is kept)",

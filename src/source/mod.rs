@@ -188,7 +188,10 @@ impl SourceState {
     /// The line for the HUD at `now`, if any. `stalled_for`: how long no new frame has come while running.
     pub fn hud_text(&self, now: Instant, stalled_for: Option<Duration>) -> Option<String> {
         match self {
-            SourceState::Running | SourceState::Recovered { .. } if stalled_for.is_some() => {
+            // A camera just reopened has not had its first frame yet: that is not a stall.
+            SourceState::Running | SourceState::Recovered { .. }
+                if stalled_for.is_some() && self.settled(now, watchdog::STALL_AFTER) =>
+            {
                 stalled_for.map(|d| format!("source stalled: no new frame for {:.0} s", d.as_secs_f64()))
             }
             SourceState::Running => None,
@@ -197,6 +200,15 @@ impl SourceState {
             SourceState::Recovered { .. } => None,
             SourceState::Ended => Some("source ended".into()),
             SourceState::Failed(e) => Some(format!("source failed: {e}")),
+        }
+    }
+
+    /// Running, or recovered longer than `grace` ago.
+    pub fn settled(&self, now: Instant, grace: Duration) -> bool {
+        match self {
+            SourceState::Running => true,
+            SourceState::Recovered { at, .. } => now.saturating_duration_since(*at) > grace,
+            _ => false,
         }
     }
 
@@ -356,6 +368,9 @@ mod tests {
         let back = SourceState::Recovered { attempts: 3, at: now };
         assert_eq!(back.hud_text(now, None).as_deref(), Some("camera back after 3 attempt(s)"));
         assert_eq!(back.hud_text(now + RECOVERED_SHOWN, None), None);
+        // Just back, no frame yet: still "back", not "stalled".
+        let waiting = back.hud_text(now + Duration::from_millis(300), Some(Duration::from_secs(9)));
+        assert_eq!(waiting.as_deref(), Some("camera back after 3 attempt(s)"));
         assert_eq!(SourceState::Running.hud_text(now, None), None);
         let stalled = SourceState::Running.hud_text(now, Some(Duration::from_secs(4)));
         assert_eq!(stalled.as_deref(), Some("source stalled: no new frame for 4 s"));
