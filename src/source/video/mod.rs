@@ -2,32 +2,24 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Cursor, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use image::RgbImage;
-use mp4::{MoofBox, MoovBox, ReadBox};
 use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 use openh264::OpenH264API;
 
-const SUPPORTED: &str = "nasview reads MP4 files with H.264 (avc1) video, such as its own recordings or \
-                         `ffmpeg -i IN -c:v libx264 OUT.mp4`";
+use self::demux::{Codec, DemuxError, Sample};
+
+pub mod demux;
+
+const SUPPORTED: &str = "nasview reads MP4 files with H.264 (avc1) video, plain or fragmented, such as its own \
+                         recordings or `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`";
 /// Give up after this many undecodable samples in a row (one bad sample is skipped, a broken stream is not).
 const MAX_ERRORS_IN_A_ROW: u32 = 25;
-
-/// One H.264 sample: where its bytes are and when it is shown (ticks of the track timescale, from 0).
-#[derive(Debug, Clone, Copy)]
-struct Sample {
-    offset: u64,
-    size: u32,
-    pts: i64,
-}
-
-/// Each moof with its position in the file (sample data offsets count from it).
-type Fragments = Vec<(u64, MoofBox)>;
 
 /// Reads the first H.264 video track of an MP4 file frame by frame.
 pub struct Mp4Video {
@@ -61,51 +53,37 @@ impl Mp4Video {
         if len == 0 {
             bail!("{} is empty; {SUPPORTED}", path.display());
         }
-        let (moov, moofs) = read_boxes(&mut file, len).with_context(|| format!("cannot read {}", path.display()))?;
-        let Some(moov) = moov else {
-            bail!(
-                "{} is an incomplete MP4 file (no moov box: cut short before it was finalised?); {SUPPORTED}",
-                path.display()
-            );
+        let mut track = match demux::read_video_track(&mut file, len) {
+            Ok(track) => track,
+            Err(DemuxError::Other(e)) => bail!("cannot read {}: {e:#}; {SUPPORTED}", path.display()),
+            Err(e) => bail!("{} is {e}; {SUPPORTED}", path.display()),
         };
-        let Some(track) = moov.traks.iter().position(|t| &t.mdia.hdlr.handler_type.value == b"vide") else {
-            bail!("{} has no video track; {SUPPORTED}", path.display());
+        let avc = match (track.codec, track.avc.take()) {
+            (Codec::H264, Some(avc)) => avc,
+            (codec, _) => {
+                bail!("the video track of {} is {codec}, which nasview cannot decode; {SUPPORTED}", path.display())
+            }
         };
-        let trak = &moov.traks[track];
-        let stsd = &trak.mdia.minf.stbl.stsd;
-        let Some(avc1) = &stsd.avc1 else {
-            let found = match (&stsd.hev1, &stsd.vp09) {
-                (Some(_), _) => "H.265",
-                (_, Some(_)) => "VP9",
-                _ => "not H.264 (avc1)",
-            };
-            bail!("the video track of {} is {found}; {SUPPORTED}", path.display());
-        };
-
-        let mut samples =
-            table_samples(&moov, track).with_context(|| format!("bad sample tables in {}", path.display()))?;
-        samples.extend(fragment_samples(&moov, track, &moofs, len));
-        // A truncated file (crash, full disk) ends inside an mdat: keep the samples whose bytes are all there.
-        if let Some(cut) = samples.iter().position(|s| s.size == 0 || s.offset + u64::from(s.size) > len) {
-            tracing::warn!("{} is cut short: reading its first {cut} frames", path.display());
-            samples.truncate(cut);
+        if track.truncated {
+            tracing::warn!("{} is cut short: reading its first {} frames", path.display(), track.samples.len());
         }
+        let mut samples = track.samples;
         // Start at 0 whatever the edit list or B-frame delay says.
         let first = samples.iter().map(|s| s.pts).min().unwrap_or(0);
-        samples.iter_mut().for_each(|s| s.pts -= first);
+        samples.iter_mut().for_each(|s| s.pts = s.pts.saturating_sub(first));
 
-        let timescale = trak.mdia.mdhd.timescale.max(1);
+        let timescale = track.timescale;
         let span = samples.iter().map(|s| s.pts).max().unwrap_or(0);
         let fps = (samples.len() >= 2 && span > 0)
             .then(|| ((samples.len() - 1) as f64 * f64::from(timescale) / span as f64) as f32);
 
         // openh264 decodes 8-bit 4:2:0 only; say so rather than fail on the first frame with an error code.
-        let profile = avc1.avcc.avc_profile_indication;
-        if !matches!(profile, 66 | 77 | 88 | 100) {
+        if !matches!(avc.profile, 66 | 77 | 88 | 100) {
             bail!(
-                "{} uses H.264 profile {profile} (High 10, 4:2:2 or 4:4:4), which the decoder does not support; \
+                "{} uses H.264 profile {} (High 10, 4:2:2 or 4:4:4), which the decoder does not support; \
                  convert it with `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`",
-                path.display()
+                path.display(),
+                avc.profile
             );
         }
         let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
@@ -113,10 +91,9 @@ impl Mp4Video {
             Decoder::with_api_config(OpenH264API::from_source(), config).context("cannot create the H.264 decoder")?;
         // The decoder needs the SPS/PPS (kept in avcC, not in the samples) before the first picture.
         let mut params = Vec::new();
-        let avcc = &avc1.avcc;
-        for nal in avcc.sequence_parameter_sets.iter().chain(&avcc.picture_parameter_sets) {
+        for nal in &avc.parameter_sets {
             params.extend_from_slice(&[0, 0, 0, 1]);
-            params.extend_from_slice(&nal.bytes);
+            params.extend_from_slice(nal);
         }
         decoder
             .decode(&params)
@@ -129,9 +106,9 @@ impl Mp4Video {
             samples,
             next: 0,
             timescale,
-            size: (u32::from(avc1.width), u32::from(avc1.height)),
+            size: (track.width, track.height),
             fps,
-            nal_length_size: usize::from(avcc.length_size_minus_one) + 1,
+            nal_length_size: avc.nal_length_size,
             decoder,
             pending: Vec::new(),
             flushed: None,
@@ -230,134 +207,6 @@ fn to_rgb(yuv: &DecodedYUV<'_>) -> RgbImage {
 fn ticks_to_duration(ticks: i64, timescale: u32) -> Duration {
     let nanos = u128::from(ticks.max(0).unsigned_abs()) * 1_000_000_000 / u128::from(timescale);
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
-}
-
-/// Walks the top-level boxes and parses moov and every moof. Stops quietly at a box cut by the end of the file,
-/// so a truncated recording still gives its complete fragments.
-fn read_boxes(file: &mut File, len: u64) -> anyhow::Result<(Option<MoovBox>, Fragments)> {
-    let (mut moov, mut moofs, mut pos) = (None, Vec::new(), 0u64);
-    while pos + 8 <= len {
-        let mut header = [0u8; 16];
-        file.seek(SeekFrom::Start(pos))?;
-        file.read_exact(&mut header[..8])?;
-        let kind: [u8; 4] = [header[4], header[5], header[6], header[7]];
-        let (size, header_len) = match u32::from_be_bytes([header[0], header[1], header[2], header[3]]) {
-            0 => (len - pos, 8),
-            1 if pos + 16 <= len => {
-                file.read_exact(&mut header[8..])?;
-                let [_, _, _, _, _, _, _, _, large @ ..] = header;
-                (u64::from_be_bytes(large), 16)
-            }
-            n => (u64::from(n), 8),
-        };
-        let is_box = size >= header_len && kind.iter().all(|b| b.is_ascii_graphic() || *b == b' ');
-        if pos == 0 && !(is_box && size <= len) {
-            bail!("not an MP4 file; {SUPPORTED}");
-        }
-        if !is_box {
-            break; // garbage after the last box
-        }
-        if pos + size > len {
-            tracing::warn!("the file ends inside a {} box: reading what comes before", kind.escape_ascii());
-            break;
-        }
-        if &kind == b"moov" || &kind == b"moof" {
-            if header_len != 8 {
-                bail!("{} boxes over 4 GB are not supported", kind.escape_ascii());
-            }
-            let mut reader = Cursor::new(vec![0u8; size as usize]);
-            file.seek(SeekFrom::Start(pos))?;
-            file.read_exact(reader.get_mut())?;
-            reader.set_position(8);
-            if &kind == b"moov" {
-                moov = Some(MoovBox::read_box(&mut reader, size).context("bad moov box")?);
-            } else {
-                match MoofBox::read_box(&mut reader, size) {
-                    Ok(moof) => moofs.push((pos, moof)),
-                    Err(e) => {
-                        tracing::warn!("bad moof box at byte {pos}: {e}; reading the fragments before it");
-                        break;
-                    }
-                }
-            }
-        }
-        pos += size;
-    }
-    Ok((moov, moofs))
-}
-
-/// Samples listed in the moov sample tables (plain MP4; empty in a fragmented one).
-fn table_samples(moov: &MoovBox, track: usize) -> anyhow::Result<Vec<Sample>> {
-    let stbl = &moov.traks[track].mdia.minf.stbl;
-    let count = stbl.stsz.sample_count as usize;
-    let size = |i: usize| match stbl.stsz.sample_size {
-        0 => stbl.stsz.sample_sizes.get(i).copied(),
-        fixed => Some(fixed),
-    };
-    let dts = stbl.stts.entries.iter().flat_map(|e| std::iter::repeat_n(e.sample_delta, e.sample_count as usize));
-    let mut dts = dts.scan(0i64, |t, d| Some(std::mem::replace(t, *t + i64::from(d))));
-    let cts = stbl.ctts.iter().flat_map(|c| &c.entries);
-    let mut cts = cts.flat_map(|e| std::iter::repeat_n(e.sample_offset, e.sample_count as usize));
-    let chunks: Vec<u64> = match (&stbl.stco, &stbl.co64) {
-        (Some(stco), _) => stco.entries.iter().map(|&o| u64::from(o)).collect(),
-        (None, Some(co64)) => co64.entries.clone(),
-        (None, None) => Vec::new(),
-    };
-
-    let mut samples = Vec::with_capacity(count);
-    for (chunk, &chunk_offset) in chunks.iter().enumerate() {
-        // The stsc entry in force is the last one starting at or before this chunk (1-based).
-        let per_chunk = stbl.stsc.entries.iter().rev().find(|e| e.first_chunk as usize <= chunk + 1);
-        let mut offset = chunk_offset;
-        for _ in 0..per_chunk.map_or(0, |e| e.samples_per_chunk) {
-            let i = samples.len();
-            if i == count {
-                return Ok(samples);
-            }
-            let (Some(size), Some(dts)) = (size(i), dts.next()) else {
-                bail!("sample {i} has no size or time");
-            };
-            let pts = dts + i64::from(cts.next().unwrap_or(0));
-            samples.push(Sample { offset, size, pts });
-            offset += u64::from(size);
-        }
-    }
-    Ok(samples)
-}
-
-/// Samples of `track_id` listed in the movie fragments (moof + trun), as written by the recorder.
-fn fragment_samples(moov: &MoovBox, track: usize, moofs: &Fragments, file_len: u64) -> Vec<Sample> {
-    let track_id = moov.traks[track].tkhd.track_id;
-    let trex = moov.mvex.as_ref().map(|m| &m.trex).filter(|t| t.track_id == track_id);
-    let mut samples = Vec::new();
-    let mut dts = 0i64;
-    for (moof_start, moof) in moofs {
-        for traf in moof.trafs.iter().filter(|t| t.tfhd.track_id == track_id) {
-            let Some(trun) = &traf.trun else { continue };
-            let tfhd = &traf.tfhd;
-            if let Some(tfdt) = &traf.tfdt {
-                dts = i64::try_from(tfdt.base_media_decode_time).unwrap_or(i64::MAX);
-            }
-            let default_duration = tfhd.default_sample_duration.or(trex.map(|t| t.default_sample_duration));
-            let default_size = tfhd.default_sample_size.or(trex.map(|t| t.default_sample_size));
-            // Data offsets count from the moof (default-base-is-moof, or the first traf without a base offset).
-            let base = tfhd.base_data_offset.unwrap_or(*moof_start);
-            let mut offset = base.saturating_add_signed(i64::from(trun.data_offset.unwrap_or(0)));
-            for i in 0..trun.sample_count as usize {
-                let duration = trun.sample_durations.get(i).copied().or(default_duration).unwrap_or(0);
-                let size = trun.sample_sizes.get(i).copied().or(default_size).unwrap_or(0);
-                // trun v1 offsets are signed; v0 ones never exceed i32::MAX in practice.
-                let cts = trun.sample_cts.get(i).map_or(0, |&c| i64::from(c as i32));
-                if offset >= file_len {
-                    return samples; // a trun cannot list more samples than the file has bytes
-                }
-                samples.push(Sample { offset, size, pts: dts.saturating_add(cts) });
-                offset += u64::from(size);
-                dts = dts.saturating_add(i64::from(duration));
-            }
-        }
-    }
-    samples
 }
 
 #[cfg(test)]
@@ -521,6 +370,25 @@ mod tests {
 
         let mpeg4 = dir.join("mpeg4.mp4");
         ffmpeg(&["-c:v", "mpeg4"], &mpeg4);
-        assert!(err(&mpeg4).contains("is not H.264") && err(&mpeg4).contains("libx264"), "{}", err(&mpeg4));
+        assert!(err(&mpeg4).contains("is MPEG-4 Part 2") && err(&mpeg4).contains("libx264"), "{}", err(&mpeg4));
+    }
+
+    #[test]
+    fn other_codecs_are_named() {
+        let dir = temp_dir("video-codecs");
+        let cases = [
+            ("hvc1", "-c:v libx265 -tag:v hvc1 -x265-params log-level=none", "H.265 (HEVC)"),
+            ("hev1", "-c:v libx265 -tag:v hev1 -x265-params log-level=none", "H.265 (HEVC)"),
+            ("vp9", "-c:v libvpx-vp9 -deadline realtime -cpu-used 8", "VP9"),
+            ("av1", "-c:v libsvtav1 -preset 12", "AV1"),
+            ("mjpeg", "-c:v mjpeg", "Motion JPEG"),
+        ];
+        for (name, args, codec) in cases {
+            let path = dir.join(format!("{name}.mp4"));
+            ffmpeg(&args.split(' ').chain(["-frames:v", "3"]).collect::<Vec<_>>(), &path);
+            let err = format!("{:#}", Mp4Video::open(&path).err().expect("open must fail"));
+            assert!(err.contains(&format!("is {codec}, which nasview cannot decode")), "{name}: {err}");
+            assert!(err.contains("H.264") && err.contains("libx264"), "{name}: {err}");
+        }
     }
 }
