@@ -1,77 +1,88 @@
 //! Raw model outputs -> candidate boxes in model-input pixels, one decoder per output layout (inference thread).
 //!
-//! Decoders take plain slices and shapes (no ort types) so they are testable without a model, and they
-//! never trust the numbers: non-finite scores or boxes and out-of-range classes are skipped.
+//! Decoders take plain slices and shapes (no ort types) so they are testable without a model, and they never
+//! trust the numbers: a candidate with a non-finite value, an inverted or empty box, a score outside [0, 1] or
+//! a class out of range is dropped, and each decoder returns how many it dropped so the caller can warn.
 
 use super::Detection;
 
-fn finite_box(b: [f32; 4]) -> Option<[f32; 4]> {
-    b.iter().all(|v| v.is_finite()).then_some(b)
+/// A box and score a detector could really have meant: finite, `x1 < x2`, `y1 < y2`, score in [0, 1].
+pub fn plausible(bbox: &[f32; 4], score: f32) -> bool {
+    bbox.iter().all(|v| v.is_finite()) && bbox[0] < bbox[2] && bbox[1] < bbox[3] && (0.0..=1.0).contains(&score)
+}
+
+/// Above the threshold, or NaN (which no comparison passes, but which must be counted, not skipped).
+fn candidate(score: f32, conf: f32) -> bool {
+    !(score <= conf)
 }
 
 /// YOLO-NAS raw export: `boxes [N, 4]` xyxy and `scores [N, C]` (sigmoid applied).
 /// Every (anchor, class) pair scoring above `conf` is a candidate, as super-gradients' multi-label
-/// `predict` does.
-pub fn yolo_nas_raw(boxes: &[f32], scores: &[f32], classes: usize, conf: f32, out: &mut Vec<Detection>) {
+/// `predict` does. Returns the number of implausible candidates dropped.
+pub fn yolo_nas_raw(boxes: &[f32], scores: &[f32], classes: usize, conf: f32, out: &mut Vec<Detection>) -> usize {
     if classes == 0 {
-        return;
+        return 0;
     }
     let n = (boxes.len() / 4).min(scores.len() / classes);
+    let mut dropped = 0;
     for a in 0..n {
         let row = &scores[a * classes..(a + 1) * classes];
-        if !row.iter().any(|&s| s > conf) {
+        if !row.iter().any(|&s| candidate(s, conf)) {
             continue;
         }
-        let Some(bbox) = finite_box([boxes[a * 4], boxes[a * 4 + 1], boxes[a * 4 + 2], boxes[a * 4 + 3]]) else {
-            continue;
-        };
-        for (class_id, &score) in row.iter().enumerate() {
-            if score > conf && score.is_finite() {
+        let bbox = [boxes[a * 4], boxes[a * 4 + 1], boxes[a * 4 + 2], boxes[a * 4 + 3]];
+        for (class_id, &score) in row.iter().enumerate().filter(|(_, &s)| candidate(s, conf)) {
+            if plausible(&bbox, score) {
                 out.push(Detection { class_id, score, bbox });
+            } else {
+                dropped += 1;
             }
         }
     }
+    dropped
 }
 
 /// Ultralytics YOLOv8–v12: `output0 [4 + C, N]` (channel-major), rows cx, cy, w, h, then class scores.
-/// One candidate per anchor: its best class, if above `conf`.
-pub fn ultralytics(out0: &[f32], channels: usize, anchors: usize, conf: f32, out: &mut Vec<Detection>) {
+/// One candidate per anchor: its best class, if above `conf`. Returns the number dropped.
+pub fn ultralytics(out0: &[f32], channels: usize, anchors: usize, conf: f32, out: &mut Vec<Detection>) -> usize {
     if channels <= 4 || out0.len() < channels * anchors {
-        return;
+        return 0;
     }
     let at = |c: usize, a: usize| out0[c * anchors + a];
+    let mut dropped = 0;
     for a in 0..anchors {
         let (mut best, mut best_score) = (0, f32::NEG_INFINITY);
         for c in 0..channels - 4 {
             let s = at(4 + c, a);
-            if s > best_score {
+            if s > best_score || s.is_nan() {
                 (best, best_score) = (c, s);
             }
         }
-        if best_score <= conf || !best_score.is_finite() {
+        if !candidate(best_score, conf) {
             continue;
         }
         let (cx, cy, w, h) = (at(0, a), at(1, a), at(2, a), at(3, a));
-        let Some(bbox) = finite_box([cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]) else {
-            continue;
-        };
-        out.push(Detection { class_id: best, score: best_score, bbox });
+        let bbox = [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0];
+        if plausible(&bbox, best_score) {
+            out.push(Detection { class_id: best, score: best_score, bbox });
+        } else {
+            dropped += 1;
+        }
     }
+    dropped
 }
 
 /// YOLO-NAS export with embedded NMS, flat format: rows `[batch, x1, y1, x2, y2, score, class]`.
-/// Only image 0 of the batch is read.
-pub fn yolo_nas_flat(rows: &[f32], classes: usize, conf: f32, out: &mut Vec<Detection>) {
-    for r in rows.chunks_exact(7) {
-        if r[0] != 0.0 {
-            continue;
-        }
-        push_checked([r[1], r[2], r[3], r[4]], r[5], r[6], classes, conf, out);
-    }
+/// Only image 0 of the batch is read. Returns the number dropped.
+pub fn yolo_nas_flat(rows: &[f32], classes: usize, conf: f32, out: &mut Vec<Detection>) -> usize {
+    rows.chunks_exact(7)
+        .filter(|r| r[0] == 0.0)
+        .map(|r| push_checked([r[1], r[2], r[3], r[4]], r[5], r[6], classes, conf, out))
+        .sum()
 }
 
 /// YOLO-NAS export with embedded NMS, batch format (image 0): `num_predictions`, `pred_boxes [K, 4]`,
-/// `pred_scores [K]`, `pred_classes [K]`.
+/// `pred_scores [K]`, `pred_classes [K]`. Returns the number dropped.
 pub fn yolo_nas_batch(
     num: i64,
     boxes: &[f32],
@@ -80,22 +91,27 @@ pub fn yolo_nas_batch(
     classes: usize,
     conf: f32,
     out: &mut Vec<Detection>,
-) {
+) -> usize {
     let k = (num.max(0) as usize).min(boxes.len() / 4).min(scores.len()).min(class_ids.len());
-    for i in 0..k {
-        let b = [boxes[i * 4], boxes[i * 4 + 1], boxes[i * 4 + 2], boxes[i * 4 + 3]];
-        push_checked(b, scores[i], class_ids[i] as f32, classes, conf, out);
-    }
+    (0..k)
+        .map(|i| {
+            let b = [boxes[i * 4], boxes[i * 4 + 1], boxes[i * 4 + 2], boxes[i * 4 + 3]];
+            push_checked(b, scores[i], class_ids[i] as f32, classes, conf, out)
+        })
+        .sum()
 }
 
-fn push_checked(b: [f32; 4], score: f32, class: f32, classes: usize, conf: f32, out: &mut Vec<Detection>) {
+/// Pushes one embedded-NMS row if it is a plausible candidate; 1 if it was dropped, else 0.
+fn push_checked(b: [f32; 4], score: f32, class: f32, classes: usize, conf: f32, out: &mut Vec<Detection>) -> usize {
+    if !candidate(score, conf) {
+        return 0;
+    }
     let valid_class = class.is_finite() && class >= 0.0 && (class as usize) < classes && class.fract() == 0.0;
-    if score <= conf || !score.is_finite() || !valid_class {
-        return;
+    if !valid_class || !plausible(&b, score) {
+        return 1;
     }
-    if let Some(bbox) = finite_box(b) {
-        out.push(Detection { class_id: class as usize, score, bbox });
-    }
+    out.push(Detection { class_id: class as usize, score, bbox: b });
+    0
 }
 
 #[cfg(test)]
@@ -142,7 +158,7 @@ mod tests {
 
     #[test]
     fn batch_reads_num_predictions_only() {
-        let boxes = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 0.0, 0.0, 0.0, 0.0];
+        let boxes = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 0.0, 0.0, 1.0, 1.0];
         let scores = [0.9, 0.5, 0.99];
         let classes = [3, 7, 1];
         let mut out = Vec::new();
@@ -161,11 +177,22 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_values_are_skipped() {
+    fn implausible_candidates_are_dropped_and_counted() {
         let mut out = Vec::new();
-        yolo_nas_raw(&[f32::NAN, 0.0, 1.0, 1.0], &[0.9], 1, 0.25, &mut out);
-        yolo_nas_raw(&[0.0, 0.0, 1.0, 1.0], &[f32::NAN], 1, 0.25, &mut out);
-        ultralytics(&[0.0, 0.0, f32::INFINITY, 1.0, 0.9], 5, 1, 0.25, &mut out);
+        assert_eq!(yolo_nas_raw(&[f32::NAN, 0.0, 1.0, 1.0], &[0.9], 1, 0.25, &mut out), 1);
+        assert_eq!(yolo_nas_raw(&[0.0, 0.0, 1.0, 1.0], &[f32::NAN], 1, 0.25, &mut out), 1);
+        assert_eq!(ultralytics(&[0.0, 0.0, f32::INFINITY, 1.0, 0.9], 5, 1, 0.25, &mut out), 1);
+        // Inverted (x1 > x2), empty (y1 == y2), score above 1: each dropped once per candidate class.
+        assert_eq!(yolo_nas_raw(&[5.0, 0.0, 1.0, 1.0], &[0.9, 0.8], 2, 0.25, &mut out), 2);
+        assert_eq!(yolo_nas_raw(&[0.0, 3.0, 1.0, 3.0], &[0.9], 1, 0.25, &mut out), 1);
+        assert_eq!(yolo_nas_raw(&[0.0, 0.0, 1.0, 1.0], &[1.5, 0.1], 2, 0.25, &mut out), 1);
+        // A negative width in centre-size form is an inverted box.
+        assert_eq!(ultralytics(&[10.0, 10.0, -4.0, 4.0, 0.9], 5, 1, 0.25, &mut out), 1);
+        // Below the threshold is not dropped, just not a candidate.
+        assert_eq!(yolo_nas_raw(&[5.0, 0.0, 1.0, 1.0], &[0.1], 1, 0.25, &mut out), 0);
+        let rows = [0.0, 1.0, 2.0, 3.0, 4.0, 0.9, 99.0, 0.0, 3.0, 2.0, 1.0, 4.0, 0.9, 1.0];
+        assert_eq!(yolo_nas_flat(&rows, 80, 0.25, &mut out), 2);
         assert!(out.is_empty());
+        assert!(plausible(&[0.0, 0.0, 1.0, 1.0], 1.0) && plausible(&[0.0, 0.0, 1.0, 1.0], 0.0));
     }
 }

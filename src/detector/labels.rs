@@ -87,6 +87,9 @@ pub const COCO80: [&str; 80] = [
     "toothbrush",
 ];
 
+/// More classes than any detector has: a class id above this in metadata is a broken or hostile file.
+pub const MAX_CLASSES: usize = 100_000;
+
 /// Reads one label per line (blank lines at the end ignored).
 pub fn from_file(path: &Path) -> anyhow::Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
@@ -95,31 +98,69 @@ pub fn from_file(path: &Path) -> anyhow::Result<Vec<String>> {
     if labels.is_empty() || labels.iter().all(|l| l.is_empty()) {
         bail!("labels file {} is empty: put one class name per line", path.display());
     }
+    if labels.len() > MAX_CLASSES {
+        bail!(
+            "labels file {} has {} lines, more than {MAX_CLASSES} classes: is it a labels file?",
+            path.display(),
+            labels.len()
+        );
+    }
     Ok(labels)
 }
 
 /// Parses a Python dict literal `{0: 'person', 1: "bicycle"}` as Ultralytics (and our export script)
-/// write into the ONNX `names` metadata. Returns `None` when it is not one.
-pub fn parse_names_metadata(text: &str) -> Option<Vec<String>> {
+/// write into the ONNX `names` metadata. `Ok(None)` when it is not one; an error when its class ids are not
+/// exactly 0 to n-1 (dense, each once) below [`MAX_CLASSES`], so a hostile id never sizes an allocation.
+pub fn parse_names_metadata(text: &str) -> anyhow::Result<Option<Vec<String>>> {
+    let Some(pairs) = parse_dict(text) else {
+        return Ok(None);
+    };
+    let mut ids = Vec::with_capacity(pairs.len());
+    for (id, name) in pairs {
+        let Ok(id) = id.parse::<u64>() else {
+            bail!("class id {id:?} is not a whole number");
+        };
+        if id >= MAX_CLASSES as u64 {
+            bail!("class id {id} is above the limit of {MAX_CLASSES} classes");
+        }
+        ids.push((id as usize, name));
+    }
+    ids.sort_by_key(|(id, _)| *id);
+    for (i, (id, _)) in ids.iter().enumerate() {
+        if *id != i {
+            let problem = if *id < i { "appears twice" } else { "is missing" };
+            bail!("class ids must run from 0 to {} without gaps, but {} {problem}", ids.len() - 1, id.min(&i));
+        }
+    }
+    Ok(Some(ids.into_iter().map(|(_, name)| name.to_string()).collect()))
+}
+
+/// The `(id, name)` pairs of a dict literal, ids unparsed; `None` when it is not one or is empty.
+fn parse_dict(text: &str) -> Option<Vec<(&str, &str)>> {
     let body = text.trim().strip_prefix('{')?.strip_suffix('}')?;
     let mut pairs = Vec::new();
     let mut rest = body.trim_start();
     while !rest.is_empty() {
         let colon = rest.find(':')?;
-        let id: usize = rest[..colon].trim().parse().ok()?;
+        let id = rest[..colon].trim();
         let after = rest[colon + 1..].trim_start();
         let quote = after.chars().next().filter(|c| *c == '\'' || *c == '"')?;
         let end = after[1..].find(quote)? + 1;
-        pairs.push((id, after[1..end].to_string()));
+        pairs.push((id, &after[1..end]));
         rest = after[end + 1..].trim_start();
         rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
     }
-    let n = pairs.iter().map(|(i, _)| i + 1).max()?;
-    let mut names: Vec<String> = (0..n).map(|i| format!("class{i}")).collect();
-    for (i, name) in pairs {
-        names[i] = name;
+    (!pairs.is_empty()).then_some(pairs)
+}
+
+/// Labels against the model's class count (when its outputs say it): a mismatch is an error naming both.
+pub fn check_count(labels: &[String], model_classes: Option<usize>, from: &str) -> anyhow::Result<()> {
+    match model_classes {
+        Some(n) if n != labels.len() => {
+            bail!("{from} has {} class names, but the model outputs {n} classes", labels.len())
+        }
+        _ => Ok(()),
     }
-    Some(names)
 }
 
 /// The name of a class id, or `class<N>` when the list is shorter than the model's outputs.
@@ -133,10 +174,37 @@ mod tests {
 
     #[test]
     fn parses_ultralytics_names() {
-        let names = parse_names_metadata("{0: 'person', 1: \"bicycle\", 2: 'traffic light'}").unwrap();
+        let names = parse_names_metadata("{0: 'person', 1: \"bicycle\", 2: 'traffic light'}").unwrap().unwrap();
         assert_eq!(names, vec!["person", "bicycle", "traffic light"]);
-        assert_eq!(parse_names_metadata("{1: 'b'}").unwrap(), vec!["class0", "b"]);
-        assert_eq!(parse_names_metadata("not a dict"), None);
-        assert_eq!(parse_names_metadata("{}"), None);
+        assert_eq!(parse_names_metadata("{1: 'b', 0: 'a'}").unwrap().unwrap(), vec!["a", "b"]);
+        assert_eq!(parse_names_metadata("not a dict").unwrap(), None);
+        assert_eq!(parse_names_metadata("{}").unwrap(), None);
+    }
+
+    #[test]
+    fn hostile_class_ids_are_refused_before_any_allocation() {
+        let err = |text: &str| parse_names_metadata(text).unwrap_err().to_string();
+        // 2^64 - 1 used to panic, 4e9 to abort on a 96 GB allocation, 99,999,999 to take 18 s and 5 GB.
+        for id in ["18446744073709551615", "4000000000", "99999999", "100000"] {
+            let e = err(&format!("{{0: 'a', {id}: 'b'}}"));
+            assert_eq!(e, format!("class id {id} is above the limit of 100000 classes"));
+        }
+        assert_eq!(
+            err("{0: 'a', 18446744073709551616: 'b'}"),
+            "class id \"18446744073709551616\" is not a whole number"
+        );
+        assert_eq!(err("{0: 'a', -1: 'b'}"), "class id \"-1\" is not a whole number");
+        assert_eq!(err("{0: 'a', 2: 'c'}"), "class ids must run from 0 to 1 without gaps, but 1 is missing");
+        assert_eq!(err("{0: 'a', 0: 'b'}"), "class ids must run from 0 to 1 without gaps, but 0 appears twice");
+        assert_eq!(parse_names_metadata("{99999: 'x'}").unwrap_err().to_string().contains("0 is missing"), true);
+    }
+
+    #[test]
+    fn label_count_must_match_the_model() {
+        let labels: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        assert!(check_count(&labels, Some(3), "x").is_ok());
+        assert!(check_count(&labels, None, "x").is_ok());
+        let e = check_count(&labels, Some(80), "labels file l.txt").unwrap_err().to_string();
+        assert_eq!(e, "labels file l.txt has 3 class names, but the model outputs 80 classes");
     }
 }

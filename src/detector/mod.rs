@@ -156,6 +156,8 @@ pub struct Detector {
     input_f32: Vec<f32>,
     input_u8: Vec<u8>,
     raw: Vec<Detection>,
+    /// Implausible boxes the decoder dropped this run (warned about once, naming the model).
+    pub dropped_boxes: u64,
 }
 
 fn port(name: &str, ty: &ValueType) -> Port {
@@ -217,14 +219,35 @@ impl Detector {
         let outputs: Vec<Port> = session.outputs().iter().map(|o| port(o.name(), o.dtype())).collect();
         let (family, input) = classify(&inputs, &outputs).with_context(|| format!("model {}", path.display()))?;
 
+        // Classes the outputs declare (raw: scores [1,N,C]; Ultralytics: [1,4+C,N]); embedded NMS does not say.
+        let model_classes = match family {
+            Family::YoloNasRaw { scores, .. } => outputs[scores].dims.get(2).copied(),
+            Family::Ultralytics { out } => outputs[out].dims.get(1).map(|c| c - 4),
+            _ => None,
+        };
+        let model_classes = model_classes.and_then(|c| usize::try_from(c).ok());
         let labels = match &opts.labels_file {
-            Some(f) => labels::from_file(f)?,
-            None => session
-                .metadata()
-                .ok()
-                .and_then(|m| m.custom("names"))
-                .and_then(|n| labels::parse_names_metadata(&n))
-                .unwrap_or_else(|| labels::COCO80.iter().map(|s| s.to_string()).collect()),
+            Some(f) => {
+                let labels = labels::from_file(f)?;
+                labels::check_count(&labels, model_classes, &format!("labels file {}", f.display()))?;
+                labels
+            }
+            None => {
+                let names = session.metadata().ok().and_then(|m| m.custom("names"));
+                let parsed = names.as_deref().map(labels::parse_names_metadata).transpose().and_then(|n| {
+                    let n = n.flatten();
+                    n.iter().try_for_each(|n| labels::check_count(n, model_classes, "its names metadata"))?;
+                    Ok(n)
+                });
+                let refused = |e: anyhow::Error| {
+                    anyhow::anyhow!(
+                        "model {} is refused: its names metadata is not usable ({e:#}); fix the export or pass \
+                         --labels FILE with one class name per line",
+                        path.display()
+                    )
+                };
+                parsed.map_err(refused)?.unwrap_or_else(|| labels::COCO80.iter().map(|s| s.to_string()).collect())
+            }
         };
         let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let info = ModelInfo { path: path.to_path_buf(), file_name, family, input, precision, placement, labels };
@@ -236,6 +259,7 @@ impl Detector {
             input_f32: Vec::new(),
             input_u8: Vec::new(),
             raw: Vec::new(),
+            dropped_boxes: 0,
         })
     }
 
@@ -265,9 +289,9 @@ impl Detector {
         };
         let t2 = Instant::now();
         self.raw.clear();
-        decode_outputs(family, &outputs, classes, floor, &mut self.raw)?;
+        let dropped = decode_outputs(family, &outputs, classes, floor, &mut self.raw)?;
         drop(outputs);
-        let cands = self.frame_candidates(&lb);
+        let cands = self.frame_candidates(&lb, dropped);
         let t3 = Instant::now();
         Ok((cands, StageTimes { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 }))
     }
@@ -289,14 +313,26 @@ impl Detector {
         lb
     }
 
-    /// Class filter, frame coordinates, score order, top-k.
-    fn frame_candidates(&mut self, lb: &Letterbox) -> Candidates {
+    /// Class filter, frame coordinates, score order, top-k. Counts implausible boxes (`dropped` by the decoder,
+    /// plus those that overflow when mapped to the frame) and warns about the first ones once per run.
+    fn frame_candidates(&mut self, lb: &Letterbox, dropped: usize) -> Candidates {
         let mut dets: Vec<Detection> = self
             .raw
             .iter()
             .filter(|d| self.class_filter.as_ref().is_none_or(|c| c.contains(&d.class_id)))
             .map(|d| Detection { bbox: lb.box_from_model(d.bbox), ..*d })
             .collect();
+        let before = dets.len();
+        dets.retain(|d| d.bbox.iter().all(|v| v.is_finite()));
+        let dropped = (dropped + before - dets.len()) as u64;
+        if dropped > 0 && self.dropped_boxes == 0 {
+            eprintln!(
+                "nasview: WARNING: model {} gave {dropped} implausible boxes (non-finite, inverted or empty, score \
+                 outside [0, 1], or class out of range): dropped; later ones are dropped without a warning",
+                self.info.file_name
+            );
+        }
+        self.dropped_boxes += dropped;
         nms::sort_by_score(&mut dets);
         let limits = self.limits();
         dets.truncate(limits.pre_nms_top_k);
@@ -330,34 +366,33 @@ fn decode_outputs(
     classes: usize,
     conf: f32,
     out: &mut Vec<Detection>,
-) -> anyhow::Result<()> {
-    match family {
+) -> anyhow::Result<usize> {
+    Ok(match family {
         Family::YoloNasRaw { boxes, scores } => {
             let (_, b) = f32_output(outputs, boxes)?;
             let (s_shape, s) = f32_output(outputs, scores)?;
             let c = *s_shape.last().unwrap_or(&0) as usize;
-            decode::yolo_nas_raw(b, s, c, conf, out);
+            decode::yolo_nas_raw(b, s, c, conf, out)
         }
         Family::Ultralytics { out: o } => {
             let (shape, data) = f32_output(outputs, o)?;
             if shape.len() != 3 {
                 bail!("output0 has shape {shape:?}, expected [1,4+C,N]");
             }
-            decode::ultralytics(data, shape[1] as usize, shape[2] as usize, conf, out);
+            decode::ultralytics(data, shape[1] as usize, shape[2] as usize, conf, out)
         }
         Family::YoloNasFlat { rows } => {
             let (_, data) = f32_output(outputs, rows)?;
-            decode::yolo_nas_flat(data, classes, conf, out);
+            decode::yolo_nas_flat(data, classes, conf, out)
         }
         Family::YoloNasBatch { num, boxes, scores, classes: cls } => {
             let (_, n) = outputs[num].try_extract_tensor::<i64>()?;
             let (_, b) = f32_output(outputs, boxes)?;
             let (_, s) = f32_output(outputs, scores)?;
             let (_, c) = outputs[cls].try_extract_tensor::<i64>()?;
-            decode::yolo_nas_batch(n.first().copied().unwrap_or(0), b, s, c, classes, conf, out);
+            decode::yolo_nas_batch(n.first().copied().unwrap_or(0), b, s, c, classes, conf, out)
         }
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

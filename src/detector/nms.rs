@@ -2,15 +2,17 @@
 
 use super::Detection;
 
-/// Intersection over union of two `[x1, y1, x2, y2]` boxes; 0 for disjoint or empty boxes.
+/// Intersection over union of two `[x1, y1, x2, y2]` boxes; 0 for disjoint or empty boxes. Computed in f64: areas of
+/// boxes with coordinates near f32's maximum overflow f32 (inf / inf is NaN, and duplicates would never merge).
 pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let [a, b] = [a, b].map(|r| r.map(f64::from));
     let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
     let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
     let inter = w * h;
-    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let union = area(a) + area(b) - inter;
+    let area = |r: &[f64; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
+    let union = area(&a) + area(&b) - inter;
     if union > 0.0 {
-        inter / union
+        (inter / union) as f32
     } else {
         0.0
     }
@@ -53,6 +55,9 @@ mod tests {
         assert_eq!(iou(&[0.0, 0.0, 1.0, 1.0], &[5.0, 5.0, 6.0, 6.0]), 0.0);
         assert_eq!(iou(&[0.0, 0.0, 2.0, 2.0], &[0.0, 0.0, 2.0, 2.0]), 1.0);
         assert_eq!(iou(&[0.0, 0.0, 0.0, 0.0], &[0.0, 0.0, 0.0, 0.0]), 0.0);
+        // Areas of 1e76 overflow f32 but not f64: identical huge boxes overlap fully.
+        assert_eq!(iou(&[0.0, 0.0, 1e38, 1e38], &[0.0, 0.0, 1e38, 1e38]), 1.0);
+        assert_eq!(iou(&[0.0, 0.0, 3.4e38, 3.4e38], &[0.0, 0.0, 1.7e38, 3.4e38]), 0.5);
     }
 
     #[test]
