@@ -17,7 +17,7 @@ mod detect_out;
 mod faults;
 /// The threads and channels with a source faster than inference.
 mod pipeline;
-/// The bilinear resize against OpenCV's own output.
+/// JPEG decoding and the bilinear resize against OpenCV's own output.
 mod preprocess;
 /// Decoders and selection fed arbitrary tensors: no panic, no box outside the image.
 mod properties;

@@ -35,10 +35,10 @@ pub fn run(cfg: &DetectConfig) -> anyhow::Result<u8> {
     let stdout = std::io::stdout();
     let (mut skipped, mut written) = (0usize, 0usize);
     for (i, path) in cfg.files.iter().enumerate() {
-        let img = match image::open(path) {
-            Ok(i) => i.to_rgb8(),
+        let img = match crate::source::image_file::open(path) {
+            Ok(i) => i,
             Err(e) => {
-                messages::warn(&format!("{}: not a readable image ({e}); skipped", path.display()));
+                messages::warn(&format!("{e:#}; skipped"));
                 skipped += 1;
                 continue;
             }

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
 use image::RgbImage;
 
 use super::Source;
@@ -29,8 +28,7 @@ impl Source for Images {
             return Ok(None);
         };
         self.next += 1;
-        let img = image::open(path).with_context(|| format!("{} is not a readable image", path.display()))?;
-        Ok(Some(img.to_rgb8()))
+        Ok(Some(super::image_file::open(path)?))
     }
 
     fn describe(&self) -> String {

@@ -2,6 +2,7 @@
 
 pub mod camera;
 pub mod demo;
+pub mod image_file;
 pub mod images;
 pub mod raw;
 pub mod video;
