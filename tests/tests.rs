@@ -15,6 +15,8 @@ mod detect;
 mod detect_out;
 /// The fault table: failing and stalled sources, bad record paths, full disk, signals, old runtime.
 mod faults;
+/// Hostile input: mutated and crafted MP4s under a memory cap, models with broken metadata and outputs, broken images.
+mod hostile;
 /// The threads and channels with a source faster than inference.
 mod pipeline;
 /// JPEG decoding and the bilinear resize against OpenCV's own output.

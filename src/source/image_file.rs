@@ -59,15 +59,22 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<RgbImage> {
     Ok(image.to_rgb8())
 }
 
-fn check_size(w: usize, h: usize) -> anyhow::Result<()> {
-    let pixels = w as u64 * h as u64;
-    if pixels > MAX_PIXELS {
-        bail!(
-            "the image is {w}x{h} ({} megapixels), above nasview's limit of {} megapixels; downscale it first \
-             (e.g. `convert IN -resize 50% OUT`)",
-            pixels / 1_000_000,
-            MAX_PIXELS / 1_000_000
-        );
+/// A picture above [`MAX_PIXELS`]: its size and the limit, not a corrupt file.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the image is {w}x{h} ({} megapixels), above nasview's limit of {} megapixels; downscale it first \
+     (e.g. `convert IN -resize 50% OUT`)",
+    *w as u64 * *h as u64 / 1_000_000,
+    MAX_PIXELS / 1_000_000
+)]
+pub struct TooLarge {
+    w: usize,
+    h: usize,
+}
+
+fn check_size(w: usize, h: usize) -> Result<(), TooLarge> {
+    if w as u64 * h as u64 > MAX_PIXELS {
+        return Err(TooLarge { w, h });
     }
     Ok(())
 }
@@ -92,6 +99,7 @@ fn decode_jpeg(bytes: &[u8]) -> anyhow::Result<RgbImage> {
     }));
     let warnings = JPEG_WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut()));
     let image = match decoded {
+        Ok(Err(e)) if e.is::<TooLarge>() => return Err(e),
         Ok(result) => result.map_err(|e| anyhow!("truncated or corrupt JPEG ({e:#})"))?,
         Err(payload) => {
             let message = payload.downcast_ref::<String>().map_or("libjpeg failed", String::as_str);
