@@ -264,7 +264,9 @@ fn read_mp4s_in_child(files: &[PathBuf], variants: usize, timeout: Duration) -> 
     };
     let lines = lines.join().expect("reader thread");
     let stderr = std::io::read_to_string(child.stderr.take().expect("stderr")).unwrap_or_default();
-    let last_started = lines.iter().rev().find_map(|l| l.strip_prefix("mp4child start "));
+    // The harness prints "test NAME ... " with no newline before the child's first line: find, not strip_prefix.
+    let after = |l: &'_ str, tag: &str| l.find(tag).map(|at| l[at + tag.len()..].to_string());
+    let last_started = lines.iter().rev().find_map(|l| after(l, "mp4child start "));
     let tail = stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
     match status {
         None => panic!("the reader hung: no end after {timeout:?}, at file {last_started:?} (seed {SEED:#x})"),
@@ -275,7 +277,7 @@ fn read_mp4s_in_child(files: &[PathBuf], variants: usize, timeout: Duration) -> 
     }
     let reports: Vec<Report> = lines
         .iter()
-        .filter_map(|l| l.strip_prefix("mp4child done "))
+        .filter_map(|l| after(l, "mp4child done "))
         .map(|l| {
             let f: Vec<&str> = l.splitn(9, ' ').collect();
             Report {
