@@ -623,3 +623,87 @@ fn fragment_samples(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A box: 32-bit size, four-character code, body.
+    fn bx(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        [&(8 + body.len() as u32).to_be_bytes()[..], kind, body].concat()
+    }
+
+    /// Big-endian u32 fields after a full-box header (version 0, `flags`).
+    fn full(flags: u32, fields: &[u32]) -> Vec<u8> {
+        [flags].iter().chain(fields).flat_map(|v| v.to_be_bytes()).collect()
+    }
+
+    #[test]
+    fn counts_are_checked_against_the_bytes_left() {
+        let stts = full(0, &[u32::MAX, 1, 1]); // 4 billion entries of 8 bytes, in 8 bytes
+        let err = RunLength::new(Body::new(*b"stts", &stts, 100)).err().expect("must fail").to_string();
+        assert_eq!(err, "bad stts box at byte 100: lists 4294967295 entries of 8 bytes in 8 bytes");
+        let err = Body::new(*b"tkhd", &[0, 0], 7).u32().unwrap_err().to_string();
+        assert_eq!(err, "bad tkhd box at byte 7: needs 4 more bytes at byte 7, has 2");
+        // A child that claims more than its parent holds.
+        let parent = [bx(b"free", &[0; 4]), vec![0, 0, 1, 0, b's', b't', b's', b'z']].concat();
+        let mut children = Body::new(*b"stbl", &parent, 50).children();
+        assert_eq!(children.next().unwrap().unwrap().kind, *b"free");
+        let err = children.next().unwrap().err().unwrap().to_string();
+        assert_eq!(err, "bad stsz box at byte 62: size 256, but its parent has 8 bytes left");
+        assert!(children.next().is_none());
+    }
+
+    #[test]
+    fn fixed_size_samples_stop_at_the_end_of_the_file() {
+        // 4 billion samples of 100 bytes, all in one chunk at byte 0, each 1 tick long: a 1000-byte file holds 10.
+        let stbl = [
+            bx(b"stsz", &full(0, &[100, u32::MAX])),
+            bx(b"stsc", &full(0, &[1, 1, u32::MAX, 1])),
+            bx(b"stco", &full(0, &[1, 0])),
+            bx(b"stts", &full(0, &[1, u32::MAX, 1])),
+        ]
+        .concat();
+        let mut next_dts = 0;
+        let samples = table_samples(&Body::new(*b"stbl", &stbl, 0), 1000, 250, &mut next_dts).expect("samples");
+        // The 11th overruns the file and is the last listed; the reader drops it as cut short.
+        assert_eq!(samples.len(), 11);
+        assert_eq!(samples[3], Sample { offset: 300, size: 100, pts: 3 });
+        // Tables that reuse the same bytes cannot list more samples than the file has room for.
+        let err = table_samples(&Body::new(*b"stbl", &stbl, 0), 1_000_000, 5, &mut next_dts).unwrap_err();
+        assert!(err.to_string().contains("lists more samples than the file has bytes for (5)"), "{err}");
+    }
+
+    #[test]
+    fn a_trun_count_without_a_table_is_bounded_by_the_file() {
+        // Data offsets only: the count of 4 billion is backed by no per-sample table.
+        let traf = |default_size: Option<u32>| {
+            let tfhd = match default_size {
+                Some(size) => full(0x02_0010, &[1, size]),
+                None => full(0x02_0000, &[1]),
+            };
+            bx(b"traf", &[bx(b"tfhd", &tfhd), bx(b"trun", &full(0x01, &[u32::MAX, 0]))].concat())
+        };
+        let mut tables = TrackTables { track_id: 1, max_samples: 1 << 20, ..TrackTables::default() };
+        let mut samples = Vec::new();
+        // Zero-size samples carry nothing: none listed, no loop.
+        let moof = traf(None);
+        fragment_samples(&Body::new(*b"moof", &moof, 8), 0, &mut tables, 1000, &mut samples).expect("moof");
+        assert!(samples.is_empty());
+        // 100-byte samples from byte 0 of a 1000-byte file: 10 of them.
+        let moof = traf(Some(100));
+        fragment_samples(&Body::new(*b"moof", &moof, 8), 0, &mut tables, 1000, &mut samples).expect("moof");
+        assert_eq!(samples.len(), 10);
+        assert_eq!(samples[9].offset, 900);
+    }
+
+    #[test]
+    fn codecs_by_four_character_code() {
+        let names: Vec<String> = [b"avc1", b"hvc1", b"hev1", b"vp09", b"av01", b"mjpa", b"xyz!"]
+            .iter()
+            .map(|c| Codec::from_fourcc(**c).to_string())
+            .collect();
+        let want = ["H.264", "H.265 (HEVC)", "H.265 (HEVC)", "VP9", "AV1", "Motion JPEG", "an unknown codec (xyz!)"];
+        assert_eq!(names, want);
+    }
+}
