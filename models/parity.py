@@ -9,6 +9,11 @@
    onnxruntime on the image as super-gradients' processing prepares it (uint8, padded), its rows
    mapped back to the photo with super-gradients' own padding/scale metadata; nasview runs the same
    file.
+3. INT8 exports (the committed fixtures ``tests/data/yolo_nas_s_fixture{,_flat,_batch}_int8.onnx``):
+   super-gradients' side runs the same INT8 file with onnxruntime on the photo as ``predict`` decodes
+   (PIL, so libjpeg-turbo for JPEG) and prepares it; the raw file's outputs go through the model's own
+   post-prediction callback (multi-label, top-k, torchvision NMS) as ``predict`` does. INT8 graphs
+   amplify any pixel difference, so this is the check that nasview sees the same JPEG pixels.
 
 Rule, per photo: every reference detection is matched by one of ours with the same class, all four
 box corners within --tol-px (default 1 px; the reference boxes are clipped to the image first, as
@@ -65,6 +70,7 @@ def parse_args(argv=None):
     p.add_argument("--tol-score", type=float, default=5e-3, help="max score difference (5e-3)")
     p.add_argument("--work", help="folder for the exports (default models/.cache/parity/<weights digest>)")
     p.add_argument("--skip-nms", action="store_true", help="check only the raw export against predict()")
+    p.add_argument("--skip-int8", action="store_true", help="skip the INT8 fixtures (tests/data/*_int8.onnx)")
     p.add_argument("--json-out", metavar="PATH", help="also write every comparison as JSON here")
     return p.parse_args(argv)
 
@@ -133,9 +139,9 @@ def sg_predict(model, photo: str, conf: float, iou: float) -> Tuple[detcore.Dete
     return det, (w, h)
 
 
-def sg_onnx_reference(model, onnx_path: str, photo: str, conf: float) -> detcore.Detections:
-    """Run an embedded-NMS export the way super-gradients prepares images, and map rows back."""
-    import onnxruntime as ort
+def sg_prepare(model, photo: str, uint8: bool):
+    """The photo as ``predict`` loads (PIL: libjpeg-turbo for JPEG) and prepares it: the NCHW input tensor (uint8
+    padded image, or float / 255), the padding and (scale_h, scale_w) to map boxes back, and the photo's size."""
     from super_gradients.training.processing.processing import (
         DetectionCenterPadding,
         DetectionLongestMaxSizeRescale,
@@ -149,18 +155,31 @@ def sg_onnx_reference(model, onnx_path: str, photo: str, conf: float) -> detcore
     x = image.copy()
     pad = scale = None
     for proc in model._image_processor.processings:
-        if isinstance(proc, StandardizeImage):
+        if uint8 and isinstance(proc, StandardizeImage):
             continue  # the graph divides by 255 itself (uint8 input)
         x, meta = proc.preprocess_image(x)
         if isinstance(proc, DetectionCenterPadding):
             pad = meta.padding_coordinates
         elif isinstance(proc, DetectionLongestMaxSizeRescale):
             scale = (meta.scale_factor_h, meta.scale_factor_w)
-        elif not isinstance(proc, ImagePermute):
+        elif not isinstance(proc, (ImagePermute, StandardizeImage)):
             raise SystemExit(f"error: unexpected processing step {type(proc).__name__}")
-    tensor = np.ascontiguousarray(x[None]).astype(np.uint8)
-    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    outs = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {sess.get_inputs()[0].name: tensor})))
+    tensor = np.ascontiguousarray(x[None]).astype(np.uint8 if uint8 else np.float32)
+    return tensor, pad, scale, (w, h)
+
+
+def to_photo(boxes, scores, classes, pad, scale, size) -> detcore.Detections:
+    """super-gradients' own post-processing order: undo padding, then undo the rescale (x * 1/s); clip."""
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4).copy()
+    boxes[:, [0, 2]] -= pad.left
+    boxes[:, [1, 3]] -= pad.top
+    sy, sx = scale
+    boxes *= np.array([[1 / sx, 1 / sy, 1 / sx, 1 / sy]], dtype=np.float32)
+    return detcore.Detections(clip_boxes(boxes, *size), np.asarray(scores, np.float64), np.asarray(classes, np.int64))
+
+
+def nms_rows(outs: Dict[str, np.ndarray], conf: float):
+    """Boxes, scores and classes of image 0 from an embedded-NMS export's outputs (flat or batch)."""
     if len(outs) == 1:
         rows = next(iter(outs.values())).reshape(-1, 7)
         rows = rows[rows[:, 0] == 0]
@@ -172,13 +191,86 @@ def sg_onnx_reference(model, onnx_path: str, photo: str, conf: float) -> detcore
         n = int(pick("num_predictions").reshape(-1)[0])
         boxes, scores, classes = pick("pred_boxes")[0][:n], pick("pred_scores")[0][:n], pick("pred_classes")[0][:n]
     keep = scores >= conf
-    boxes = boxes[keep].astype(np.float32)
-    # super-gradients' own post-processing order: undo padding, then undo the rescale (x * 1/s)
-    boxes[:, [0, 2]] -= pad.left
-    boxes[:, [1, 3]] -= pad.top
-    sy, sx = scale
-    boxes *= np.array([[1 / sx, 1 / sy, 1 / sx, 1 / sy]], dtype=np.float32)
-    return detcore.Detections(clip_boxes(boxes, w, h), scores[keep].astype(np.float64), classes[keep].astype(np.int64))
+    return boxes[keep], scores[keep], classes[keep]
+
+
+def sg_onnx_reference(model, onnx_path: str, photo: str, conf: float) -> detcore.Detections:
+    """Run an embedded-NMS export the way super-gradients prepares images, and map rows back."""
+    import onnxruntime as ort
+
+    tensor, pad, scale, size = sg_prepare(model, photo, uint8=True)
+    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    outs = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {sess.get_inputs()[0].name: tensor})))
+    return to_photo(*nms_rows(outs, conf), pad, scale, size)
+
+
+INT8_FIXTURES = {kind: os.path.join(ROOT, "tests", "data", f"yolo_nas_s_fixture{suffix}_int8.onnx")
+                 for kind, suffix in (("raw", ""), ("flat", "_flat"), ("batch", "_batch"))}
+
+_RUN_ONNX = """
+import sys, numpy as np, onnxruntime as ort
+sess = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+names = [o.name for o in sess.get_outputs()]
+with np.load(sys.argv[2]) as inputs:
+    outs = {f"{i}/{n}": v for i in inputs.files for n, v in zip(names, sess.run(None, {sess.get_inputs()[0].name: inputs[i]}))}
+np.savez(sys.argv[3], **outs)
+"""
+
+
+def run_with_project_ort(onnx_path: str, tensors: List[np.ndarray]) -> List[Dict[str, np.ndarray]]:
+    """Runs each tensor through ``onnx_path`` with the ONNX Runtime nasview loads (the project's .venv): INT8
+    kernels differ between versions, and super-gradients' venv has an older one that refuses the INT8 files."""
+    import tempfile
+
+    python = os.path.join(ROOT, ".venv", "bin", "python")
+    with tempfile.TemporaryDirectory() as d:
+        np.savez(os.path.join(d, "in.npz"), **{str(i): t for i, t in enumerate(tensors)})
+        subprocess.run([python, "-c", _RUN_ONNX, onnx_path, os.path.join(d, "in.npz"), os.path.join(d, "out.npz")],
+                       check=True)
+        with np.load(os.path.join(d, "out.npz")) as z:
+            out: List[Dict[str, np.ndarray]] = [{} for _ in tensors]
+            for key in z.files:
+                i, name = key.split("/", 1)
+                out[int(i)][name] = z[key]
+    return out
+
+
+def sg_int8_references(model, kind: str, onnx_path: str, photos: List[str], conf: float,
+                       iou: float) -> List[detcore.Detections]:
+    """super-gradients' side for an INT8 file: ``predict``'s image loading and preparation, the file run by
+    ONNX Runtime, then (raw file) the model's own post-prediction callback with ``predict``'s defaults
+    (multi-label, top-k, torchvision NMS), or (embedded NMS) its rows; boxes mapped back as ``predict`` does."""
+    import torch
+
+    prepared = [sg_prepare(model, p, uint8=kind != "raw") for p in photos]
+    outputs = run_with_project_ort(onnx_path, [t for t, *_ in prepared])
+    refs = []
+    for (_, pad, scale, size), outs in zip(prepared, outputs):
+        if kind != "raw":
+            refs.append(to_photo(*nms_rows(outs, conf), pad, scale, size))
+            continue
+        boxes, scores = sorted(outs.values(), key=lambda o: o.shape[-1] != 4)  # boxes [1,N,4], scores [1,N,C]
+        callback = model.get_post_prediction_callback(
+            conf=conf, iou=iou, nms_top_k=model._default_nms_top_k, max_predictions=model._default_max_predictions,
+            multi_label_per_box=model._default_multi_label_per_box,
+            class_agnostic_nms=model._default_class_agnostic_nms)
+        rows = callback((torch.from_numpy(boxes), torch.from_numpy(scores)))[0].numpy()  # x1 y1 x2 y2 score class
+        refs.append(to_photo(rows[:, :4], rows[:, 4], rows[:, 5], pad, scale, size))
+    return refs
+
+
+def summarize(checks: Dict[str, dict]) -> None:
+    """One line per check and image type (JPEG, PNG): detections matched, largest box and score differences."""
+    print(f"\n  {'check':<20} {'photos':<6} {'ref':>4} {'match':>6} {'max|dbox|px':>12} {'max|dscore|':>12}  result")
+    for name, rows in checks.items():
+        for label, exts in (("JPEG", (".jpg", ".jpeg")), ("PNG", (".png",))):
+            rs = [r for p, r in rows.items() if p.lower().endswith(exts)]
+            if not rs:
+                continue
+            ok = all(r["ok"] for r in rs)
+            print(f"  {name:<20} {label:<6} {sum(r['reference'] for r in rs):>4} {sum(r['matched'] for r in rs):>6} "
+                  f"{max(r['max_box_px'] for r in rs):>12.4f} {max(r['max_score_diff'] for r in rs):>12.2e}  "
+                  f"{'ok' if ok else 'MISMATCH'}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,6 +430,21 @@ def main(argv=None) -> int:
             report["checks"][f"{kind}_vs_onnx"] = dict(rows)
             all_ok &= all(r["ok"] for _, r in rows)
 
+    if not args.skip_int8:
+        for kind in ("raw", "flat", "batch"):
+            path = INT8_FIXTURES[kind]
+            if not os.path.isfile(path):
+                print(f"parity: INT8 fixture {path} is missing (see tests/data/fixtures.md)", file=sys.stderr)
+                return 2
+            ours = ours_for(path)
+            refs = sg_int8_references(model, kind, path, photos, args.conf, args.iou)
+            rows = [(os.path.basename(p), compare(ref, ours[p], args.conf, args.tol_px, args.tol_score))
+                    for p, ref in zip(photos, refs)]
+            print_table(f"INT8 {kind}: {args.backend} vs super-gradients' pipeline on the same file ({path})", rows)
+            report["checks"][f"int8_{kind}"] = dict(rows)
+            all_ok &= all(r["ok"] for _, r in rows)
+
+    summarize(report["checks"])
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump(report, f, indent=2)
