@@ -326,11 +326,11 @@ impl Detector {
         dets.retain(|d| d.bbox.iter().all(|v| v.is_finite()));
         let dropped = (dropped + before - dets.len()) as u64;
         if dropped > 0 && self.dropped_boxes == 0 {
-            eprintln!(
-                "nasview: WARNING: model {} gave {dropped} implausible boxes (non-finite, inverted or empty, score \
-                 outside [0, 1], or class out of range): dropped; later ones are dropped without a warning",
+            crate::messages::warn(&format!(
+                "model {} gave {dropped} implausible boxes (non-finite, inverted or empty, score outside [0, 1], or \
+                 class out of range): dropped; later ones are dropped without a warning",
                 self.info.file_name
-            );
+            ));
         }
         self.dropped_boxes += dropped;
         nms::sort_by_score(&mut dets);

@@ -46,7 +46,7 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<RgbImage> {
     }
     let guess = image::guess_format(bytes).ok();
     let Some(&(format, name)) = OTHER_FORMATS.iter().find(|(f, _)| Some(*f) == guess) else {
-        bail!("not an image nasview reads (JPEG, PNG, BMP, WebP, GIF or TIFF, recognised by content)");
+        bail!("not a readable image (by its content, not JPEG, PNG, BMP, WebP, GIF or TIFF)");
     };
     let corrupt = |e: image::ImageError| anyhow!("truncated or corrupt {name} file ({e})");
     let (w, h) = ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(corrupt)?;
@@ -167,7 +167,7 @@ mod tests {
         let err = decode(b"GIF87a\x01\x00\x01\x00").unwrap_err().to_string();
         assert!(err.starts_with("truncated or corrupt GIF file"), "{err}");
         let err = decode(b"plain text").unwrap_err().to_string();
-        assert!(err.starts_with("not an image nasview reads"), "{err}");
+        assert!(err.starts_with("not a readable image (by its content"), "{err}");
     }
 
     #[test]
