@@ -145,7 +145,8 @@ struct Base {
 
 impl Base {
     fn new(bytes: Vec<u8>) -> Base {
-        let spots = (4..bytes.len() - 4).filter(|&p| KINDS.iter().any(|k| &bytes[p..p + 4] == *k)).collect();
+        let spots =
+            (4..bytes.len().saturating_sub(4)).filter(|&p| KINDS.iter().any(|k| &bytes[p..p + 4] == *k)).collect();
         Base { bytes, spots }
     }
 }
@@ -209,13 +210,14 @@ fn mp4_reader_child() {
     let count = if variants == 0 { files.len() } else { variants };
     let out = std::io::stdout();
     for i in 0..count {
-        let (kind, path) = if variants == 0 {
-            ("crafted", files[i].clone())
-        } else {
-            let (kind, bytes) = variant(&bases, i);
-            let path = work.join("variant.mp4");
-            std::fs::write(&path, bytes).expect("write variant");
-            (kind, path)
+        let (kind, path) = match files.get(i).filter(|_| variants == 0) {
+            Some(file) => ("crafted", file.clone()),
+            None => {
+                let (kind, bytes) = variant(&bases, i);
+                let path = work.join("variant.mp4");
+                std::fs::write(&path, bytes).expect("write variant");
+                (kind, path)
+            }
         };
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         writeln!(out.lock(), "mp4child start {i}").and_then(|_| out.lock().flush()).expect("stdout");

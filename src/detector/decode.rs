@@ -13,7 +13,7 @@ pub fn plausible(bbox: &[f32; 4], score: f32) -> bool {
 
 /// Above the threshold, or NaN (which no comparison passes, but which must be counted, not skipped).
 fn candidate(score: f32, conf: f32) -> bool {
-    !(score <= conf)
+    score > conf || score.is_nan()
 }
 
 /// YOLO-NAS raw export: `boxes [N, 4]` xyxy and `scores [N, C]` (sigmoid applied).

@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(err("{0: 'a', -1: 'b'}"), "class id \"-1\" is not a whole number");
         assert_eq!(err("{0: 'a', 2: 'c'}"), "class ids must run from 0 to 1 without gaps, but 1 is missing");
         assert_eq!(err("{0: 'a', 0: 'b'}"), "class ids must run from 0 to 1 without gaps, but 0 appears twice");
-        assert_eq!(parse_names_metadata("{99999: 'x'}").unwrap_err().to_string().contains("0 is missing"), true);
+        assert!(parse_names_metadata("{99999: 'x'}").unwrap_err().to_string().contains("0 is missing"));
     }
 
     #[test]
