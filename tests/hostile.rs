@@ -305,7 +305,7 @@ fn memory_bound(r: &Report) -> usize {
 
 fn ffmpeg_clip(path: &Path, extra: &[&str]) {
     let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2"])
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t", "2"])
         .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
         .args(extra)
         .arg(path)
@@ -316,10 +316,10 @@ fn ffmpeg_clip(path: &Path, extra: &[&str]) {
 
 /// nasview's own fragmented recording: 20 frames of a moving square, 100 ms apart.
 fn recording(path: &Path) {
-    let rec = nasview::record::Recorder::start(path, 320, 240, 10.0).expect("recorder");
+    let rec = nasview::record::Recorder::start(path, 160, 120, 10.0).expect("recorder");
     for i in 0..20u32 {
-        let frame = RgbImage::from_fn(320, 240, |x, y| {
-            let inside = (i * 9..i * 9 + 60).contains(&x) && (40..100).contains(&y);
+        let frame = RgbImage::from_fn(160, 120, |x, y| {
+            let inside = (i * 5..i * 5 + 60).contains(&x) && (30..90).contains(&y);
             image::Rgb(if inside { [200, 60, 30] } else { [40, 40, (x + y) as u8] })
         });
         assert!(rec.push(Arc::new(frame), Duration::from_millis(100 * u64::from(i))));
@@ -603,8 +603,12 @@ fn images_are_read_by_content_and_broken_ones_fail_the_run() {
     bytes[sof + 5..sof + 9].copy_from_slice(&14000u16.to_be_bytes().repeat(2));
     std::fs::write(&huge, bytes).unwrap();
 
+    let cmyk = dir.join("cmyk.jpg");
+    let status = Command::new("convert").arg(photo("person.jpg")).args(["-colorspace", "CMYK"]).arg(&cmyk).status();
+    assert!(status.expect("ImageMagick's convert runs (make setup installs it)").success());
+
     let model = data("hostile_flat.onnx");
-    let files = [&half, &png_named_jpg, &jpg_named_png, &huge].map(|p| p.to_str().unwrap().to_string());
+    let files = [&half, &png_named_jpg, &jpg_named_png, &huge, &cmyk].map(|p| p.to_str().unwrap().to_string());
     let mut args = vec!["detect", "--json", "--model", model.to_str().unwrap()];
     args.extend(files.iter().map(String::as_str));
     let (code, stdout, stderr) = run(&args);
@@ -621,5 +625,7 @@ fn images_are_read_by_content_and_broken_ones_fail_the_run() {
     assert!(stderr.contains(&want_half), "{stderr}");
     let want_huge = format!("{}: the image is 14000x14000 (196 megapixels), above nasview's limit of 100", files[3]);
     assert!(stderr.contains(&want_huge), "{stderr}");
-    assert!(stderr.contains("2 of 4 images were skipped"), "{stderr}");
+    let want_cmyk = format!("{}: a CMYK JPEG, which nasview does not convert; save it as RGB first", files[4]);
+    assert!(stderr.contains(&want_cmyk), "{stderr}");
+    assert!(stderr.contains("3 of 5 images were skipped"), "{stderr}");
 }

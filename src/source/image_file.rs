@@ -59,22 +59,23 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<RgbImage> {
     Ok(image.to_rgb8())
 }
 
-/// A picture above [`MAX_PIXELS`]: its size and the limit, not a corrupt file.
+/// A well-formed image nasview does not take: what it is and the way out, not "corrupt".
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "the image is {w}x{h} ({} megapixels), above nasview's limit of {} megapixels; downscale it first \
-     (e.g. `convert IN -resize 50% OUT`)",
-    *w as u64 * *h as u64 / 1_000_000,
-    MAX_PIXELS / 1_000_000
-)]
-pub struct TooLarge {
-    w: usize,
-    h: usize,
+pub enum Unsupported {
+    #[error(
+        "the image is {w}x{h} ({} megapixels), above nasview's limit of {} megapixels; downscale it first \
+         (e.g. `convert IN -resize 50% OUT`)",
+        *w as u64 * *h as u64 / 1_000_000,
+        MAX_PIXELS / 1_000_000
+    )]
+    TooLarge { w: usize, h: usize },
+    #[error("a CMYK JPEG, which nasview does not convert; save it as RGB first")]
+    Cmyk,
 }
 
-fn check_size(w: usize, h: usize) -> Result<(), TooLarge> {
+fn check_size(w: usize, h: usize) -> Result<(), Unsupported> {
     if w as u64 * h as u64 > MAX_PIXELS {
-        return Err(TooLarge { w, h });
+        return Err(Unsupported::TooLarge { w, h });
     }
     Ok(())
 }
@@ -92,6 +93,9 @@ fn decode_jpeg(bytes: &[u8]) -> anyhow::Result<RgbImage> {
         let header = mozjpeg::Decompress::builder().with_err(error_manager()).from_mem(bytes)?;
         let (w, h) = header.size();
         check_size(w, h)?;
+        if header.components().len() == 4 {
+            return Err(Unsupported::Cmyk.into());
+        }
         let mut started = header.rgb()?;
         let pixels: Vec<u8> = started.read_scanlines()?;
         started.finish()?;
@@ -99,7 +103,7 @@ fn decode_jpeg(bytes: &[u8]) -> anyhow::Result<RgbImage> {
     }));
     let warnings = JPEG_WARNINGS.with(|w| std::mem::take(&mut *w.borrow_mut()));
     let image = match decoded {
-        Ok(Err(e)) if e.is::<TooLarge>() => return Err(e),
+        Ok(Err(e)) if e.is::<Unsupported>() => return Err(e),
         Ok(result) => result.map_err(|e| anyhow!("truncated or corrupt JPEG ({e:#})"))?,
         Err(payload) => {
             let message = payload.downcast_ref::<String>().map_or("libjpeg failed", String::as_str);

@@ -98,22 +98,23 @@ pub enum DemuxError {
 /// for, at this size, can only come from tables that point at the same bytes again and again.
 const MIN_SAMPLE_BYTES: u64 = 4;
 
-/// Bytes of a box body being read, with the file offset of its first byte for error messages.
+/// Bytes of a box body being read, with file offsets for error messages: of the box (its header) and of the body.
 #[derive(Clone, Copy)]
 struct Body<'a> {
     kind: [u8; 4],
     data: &'a [u8],
     pos: usize,
+    box_at: u64,
     at: u64,
 }
 
 impl<'a> Body<'a> {
-    fn new(kind: [u8; 4], data: &'a [u8], at: u64) -> Body<'a> {
-        Body { kind, data, pos: 0, at }
+    fn new(kind: [u8; 4], data: &'a [u8], box_at: u64, header: u64) -> Body<'a> {
+        Body { kind, data, pos: 0, box_at, at: box_at + header }
     }
 
     fn error(&self, what: &str) -> anyhow::Error {
-        anyhow!("bad {} box at byte {}: {what}", self.kind.escape_ascii(), self.at)
+        anyhow!("bad {} box at byte {}: {what}", self.kind.escape_ascii(), self.box_at)
     }
 
     fn take(&mut self, n: usize) -> anyhow::Result<&'a [u8]> {
@@ -194,7 +195,7 @@ impl<'a> Iterator for Children<'a> {
             )));
         }
         self.pos += size as usize;
-        Some(Ok(Body::new(kind, &rest[header as usize..size as usize], at + header)))
+        Some(Ok(Body::new(kind, &rest[header as usize..size as usize], at, header)))
     }
 }
 
@@ -274,7 +275,7 @@ pub fn read_video_track(file: &mut File, len: u64) -> Result<VideoTrack, DemuxEr
             b"moov" if !saw_moov => {
                 saw_moov = true;
                 let data = read_body(file, &b)?;
-                track = parse_moov(&Body::new(b.kind, &data, b.at + b.header), len)?;
+                track = parse_moov(&Body::new(b.kind, &data, b.at, b.header), len)?;
                 if track.is_none() {
                     return Err(DemuxError::NoVideoTrack);
                 }
@@ -286,7 +287,7 @@ pub fn read_video_track(file: &mut File, len: u64) -> Result<VideoTrack, DemuxEr
                     continue;
                 };
                 let data = read_body(file, &b)?;
-                let body = Body::new(b.kind, &data, b.at + b.header);
+                let body = Body::new(b.kind, &data, b.at, b.header);
                 if let Err(e) = fragment_samples(&body, b.at, tables, len, &mut t.samples) {
                     // A recording cut short can end in a half-written fragment: keep the ones before it.
                     tracing::warn!("{e:#}; reading the fragments before it");
@@ -641,13 +642,13 @@ mod tests {
     #[test]
     fn counts_are_checked_against_the_bytes_left() {
         let stts = full(0, &[u32::MAX, 1, 1]); // 4 billion entries of 8 bytes, in 8 bytes
-        let err = RunLength::new(Body::new(*b"stts", &stts, 100)).err().expect("must fail").to_string();
+        let err = RunLength::new(Body::new(*b"stts", &stts, 100, 8)).err().expect("must fail").to_string();
         assert_eq!(err, "bad stts box at byte 100: lists 4294967295 entries of 8 bytes in 8 bytes");
-        let err = Body::new(*b"tkhd", &[0, 0], 7).u32().unwrap_err().to_string();
-        assert_eq!(err, "bad tkhd box at byte 7: needs 4 more bytes at byte 7, has 2");
+        let err = Body::new(*b"tkhd", &[0, 0], 7, 8).u32().unwrap_err().to_string();
+        assert_eq!(err, "bad tkhd box at byte 7: needs 4 more bytes at byte 15, has 2");
         // A child that claims more than its parent holds.
         let parent = [bx(b"free", &[0; 4]), vec![0, 0, 1, 0, b's', b't', b's', b'z']].concat();
-        let mut children = Body::new(*b"stbl", &parent, 50).children();
+        let mut children = Body::new(*b"stbl", &parent, 42, 8).children();
         assert_eq!(children.next().unwrap().unwrap().kind, *b"free");
         let err = children.next().unwrap().err().unwrap().to_string();
         assert_eq!(err, "bad stsz box at byte 62: size 256, but its parent has 8 bytes left");
@@ -665,12 +666,12 @@ mod tests {
         ]
         .concat();
         let mut next_dts = 0;
-        let samples = table_samples(&Body::new(*b"stbl", &stbl, 0), 1000, 250, &mut next_dts).expect("samples");
+        let samples = table_samples(&Body::new(*b"stbl", &stbl, 0, 8), 1000, 250, &mut next_dts).expect("samples");
         // The 11th overruns the file and is the last listed; the reader drops it as cut short.
         assert_eq!(samples.len(), 11);
         assert_eq!(samples[3], Sample { offset: 300, size: 100, pts: 3 });
         // Tables that reuse the same bytes cannot list more samples than the file has room for.
-        let err = table_samples(&Body::new(*b"stbl", &stbl, 0), 1_000_000, 5, &mut next_dts).unwrap_err();
+        let err = table_samples(&Body::new(*b"stbl", &stbl, 0, 8), 1_000_000, 5, &mut next_dts).unwrap_err();
         assert!(err.to_string().contains("lists more samples than the file has bytes for (5)"), "{err}");
     }
 
@@ -688,11 +689,11 @@ mod tests {
         let mut samples = Vec::new();
         // Zero-size samples carry nothing: none listed, no loop.
         let moof = traf(None);
-        fragment_samples(&Body::new(*b"moof", &moof, 8), 0, &mut tables, 1000, &mut samples).expect("moof");
+        fragment_samples(&Body::new(*b"moof", &moof, 0, 8), 0, &mut tables, 1000, &mut samples).expect("moof");
         assert!(samples.is_empty());
         // 100-byte samples from byte 0 of a 1000-byte file: 10 of them.
         let moof = traf(Some(100));
-        fragment_samples(&Body::new(*b"moof", &moof, 8), 0, &mut tables, 1000, &mut samples).expect("moof");
+        fragment_samples(&Body::new(*b"moof", &moof, 0, 8), 0, &mut tables, 1000, &mut samples).expect("moof");
         assert_eq!(samples.len(), 10);
         assert_eq!(samples[9].offset, 900);
     }
