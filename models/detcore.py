@@ -210,7 +210,8 @@ PAD_VALUE = 114
 
 
 def letterbox_yolo_nas(rgb: np.ndarray, input_hw: Tuple[int, int]) -> Tuple[np.ndarray, Letterbox]:
-    """super-gradients 3.7.1 ``default_yolo_nas_coco_processing_params`` as ``predict`` applies it.
+    """super-gradients 3.7.1 ``default_yolo_nas_coco_processing_params`` as ``predict`` applies it
+    (sized for the model's H x W input, square or not: ``export_yolo_nas.processing_params``).
 
     1. DetectionLongestMaxSizeRescale(output_shape=(H-4, W-4)):
        s = min((H-4)/h, (W-4)/w); new size = (round(h*s), round(w*s)) with Python's round
@@ -256,8 +257,9 @@ def letterbox_ultralytics(rgb: np.ndarray, input_hw: Tuple[int, int]) -> Tuple[n
     bottom, right = H - new_h - top, W - new_w - left
     out = cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT,
                              value=(PAD_VALUE, PAD_VALUE, PAD_VALUE))
-    # Ultralytics' scale_boxes maps back with gain = r and the same (rounded) pads
-    return out, Letterbox(w, h, r, r, left, top)
+    # Ultralytics' scale_boxes (8.4) maps back with the gains of the rounded resize, new_w / w and
+    # new_h / h, and the same rounded pads
+    return out, Letterbox(w, h, new_w / w, new_h / h, left, top)
 
 
 def preprocess(rgb: np.ndarray, info: ModelInfo) -> Tuple[np.ndarray, Letterbox]:

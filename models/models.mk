@@ -45,3 +45,9 @@ parity: setup-models
 bench-peer: setup-models
 	$(MAKE) build
 	$(MODELS_SG_PY) models/bench_peer.py --weights $(MODELS_WEIGHTS) --nasview $(MODELS_NASVIEW)
+
+# `nasview detect` vs bare ONNX Runtime (default session options) on the same ONNX files, interleaved.
+.PHONY: bench-ort
+bench-ort:
+	$(MAKE) build
+	.venv/bin/python models/bench_ort.py --model models/yolov12n.onnx --model models/yolov12n_int8.onnx $(MODELS_BENCH_ORT_ARGS)

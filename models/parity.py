@@ -5,6 +5,9 @@
    checkpoint's weights and ``default_yolo_nas_coco_processing_params`` is the reference; nasview runs
    ``nasview detect --json --model RAW.onnx --conf C --iou I PHOTOS...`` on the raw (FP32) export of
    the same weights.
+   A 640x384 raw export (for 16:9 frames) is checked the same way, against ``predict`` with
+   super-gradients' processing sized for it (``export_yolo_nas.processing_params``: fit inside 636x380,
+   centre pad to 640x384), unless --skip-rect.
 2. Embedded-NMS exports (flat and batch): the reference is super-gradients' ONNX file itself, run with
    onnxruntime on the image as super-gradients' processing prepares it (uint8, padded), its rows
    mapped back to the photo with super-gradients' own padding/scale metadata; nasview runs the same
@@ -71,6 +74,7 @@ def parse_args(argv=None):
     p.add_argument("--work", help="folder for the exports (default models/.cache/parity/<weights digest>)")
     p.add_argument("--skip-nms", action="store_true", help="check only the raw export against predict()")
     p.add_argument("--skip-int8", action="store_true", help="skip the INT8 fixtures (tests/data/*_int8.onnx)")
+    p.add_argument("--skip-rect", action="store_true", help="skip the non-square (640x384) raw export check")
     p.add_argument("--json-out", metavar="PATH", help="also write every comparison as JSON here")
     return p.parse_args(argv)
 
@@ -97,19 +101,26 @@ def load_sg_model(weights: str, size: str):
     return model
 
 
+# The non-square export checked: 16:9 frames fit it with little padding.
+RECT_SIZE = (640, 384)
+RECT = f"raw_{RECT_SIZE[0]}x{RECT_SIZE[1]}"
+
+
 def ensure_exports(model, weights: str, size: str, work: str) -> Dict[str, str]:
-    """Raw, flat and batch exports of ``model`` in ``work`` (made once per weights file)."""
+    """Raw, flat, batch and raw 640x384 exports of ``model`` in ``work`` (made once per weights file)."""
     import export_yolo_nas
 
     os.makedirs(work, exist_ok=True)
     paths = {}
-    for kind in ("raw", "flat", "batch"):
+    for kind in ("raw", "flat", "batch", RECT):
         path = os.path.join(work, f"yolo_nas_{size}_{kind}.onnx")
         paths[kind] = path
         if os.path.isfile(path):
             continue
         argv = ["--size", size, "--weights", weights, "--out", path]
-        if kind != "raw":
+        if kind == RECT:
+            argv += ["--input-size", "%dx%d" % RECT_SIZE]
+        elif kind != "raw":
             argv += ["--nms", kind]
         args = export_yolo_nas.parse_args(argv)
         print(f"exporting {kind} -> {path}", flush=True)
@@ -418,6 +429,24 @@ def main(argv=None) -> int:
     print_table(f"raw export vs predict(): {args.backend} on {exports['raw']}", rows)
     report["checks"]["raw_vs_predict"] = dict(rows)
     all_ok &= all(r["ok"] for _, r in rows)
+
+    if not args.skip_rect:
+        import export_yolo_nas
+
+        # predict() with the processing sized for the export; the 640x640 processing is put back after.
+        model.set_dataset_processing_params(**export_yolo_nas.processing_params(*RECT_SIZE))
+        try:
+            ours = ours_for(exports[RECT])
+            rows = []
+            for p in photos:
+                ref, _ = sg_predict(model, p, args.conf, args.iou)
+                rows.append((os.path.basename(p), compare(ref, ours[p], args.conf, args.tol_px, args.tol_score)))
+        finally:
+            model.set_dataset_processing_params(**export_yolo_nas.processing_params(640, 640))
+        print_table(f"{RECT} export vs predict() with {RECT_SIZE[0]}x{RECT_SIZE[1]} processing: {args.backend} "
+                    f"on {exports[RECT]}", rows)
+        report["checks"][f"{RECT}_vs_predict"] = dict(rows)
+        all_ok &= all(r["ok"] for _, r in rows)
 
     if not args.skip_nms:
         for kind in ("flat", "batch"):

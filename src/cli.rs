@@ -53,8 +53,9 @@ pub struct ModelArgs {
     /// Class names, one per line (default: the model's metadata, else COCO-80)
     #[arg(long, global = true, value_name = "FILE")]
     pub labels: Option<PathBuf>,
-    /// Execution provider: cpu, cuda[:N] or tensorrt[:N]; falls back to CPU loudly when unavailable
-    #[arg(long, global = true, default_value = "cpu", value_name = "DEVICE")]
+    /// Execution provider: auto (TensorRT, then CUDA, then CPU: the first that loads), cpu, cuda[:N] or
+    /// tensorrt[:N]; an explicit GPU falls back to CPU loudly when unavailable
+    #[arg(long, global = true, default_value = "auto", value_name = "DEVICE")]
     pub device: Device,
     /// Exit (code 2) instead of falling back to CPU when --device is unavailable
     #[arg(long, global = true)]
@@ -62,6 +63,10 @@ pub struct ModelArgs {
     /// Inference threads [default: the machine's cores]
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
+    /// ONNX Runtime's thread spinning: on, off, run (only inside a run), or auto: each command's measured
+    /// choice (detect: on, bench: run, when the cores are idle; off under load and in the live viewer)
+    #[arg(long, global = true, default_value = "auto", value_parser = ["auto", "on", "off", "run"])]
+    pub spin: String,
     /// ONNX Runtime library (default: $ORT_DYLIB_PATH, else the one `make setup` installs in .venv)
     #[arg(long, global = true, value_name = "FILE")]
     pub ort_lib: Option<PathBuf>,

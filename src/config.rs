@@ -211,6 +211,8 @@ fn load_options(m: &cli::ModelArgs) -> anyhow::Result<(LoadOptions, Thresholds)>
         strict_device: m.strict_device,
         threads,
         labels_file: m.labels.clone(),
+        // "auto" leaves the choice to the command.
+        spin: m.spin.parse().ok(),
     };
     Ok((load, Thresholds { conf: m.conf, iou: m.iou }))
 }

@@ -175,6 +175,37 @@ fn missing_gpu_falls_back_loudly_or_exits_when_strict() {
 }
 
 #[test]
+fn device_auto_without_a_gpu_runs_on_cpu_and_says_why() {
+    // The default device is auto; the CPU build of ONNX Runtime that `make setup` installs has neither
+    // TensorRT nor CUDA, so auto settles on CPU: not a failure, no warning, but the reasons are printed.
+    let m = model("yolov12n_int8.onnx");
+    for extra in [&["--device", "auto"][..], &[][..]] {
+        let mut args = vec!["detect", "--model", m.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let img = photo("chelsea.png");
+        args.push(img.to_str().unwrap());
+        let out = nasview(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains(
+                "device auto: CPU (TensorRT:0: TensorRT execution provider is not enabled in this build; \
+                             CUDA:0: CUDA execution provider is not enabled in this build)"
+            ),
+            "{stderr}"
+        );
+        assert!(stderr.contains("on CPU (auto: TensorRT:0, CUDA:0 unavailable)"), "{stderr}");
+        assert!(!stderr.contains("WARNING"), "{stderr}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("cat"), "detects on CPU");
+    }
+    // auto with --strict-device asks for a GPU: none here, so exit 2 with the reasons.
+    let (code, err) =
+        fails(&["detect", "--device", "auto", "--strict-device", "--model", m.to_str().unwrap(), "x.png"]);
+    assert_eq!(code, 2);
+    assert!(error_line(&err).contains("auto execution provider is unavailable: TensorRT:0:"), "{err}");
+}
+
+#[test]
 fn a_recording_plays_back_as_a_source() {
     let dir = scratch("roundtrip");
     let m = model("yolov12n_int8.onnx");

@@ -8,7 +8,7 @@ use crate::common::{data, model, photo};
 
 fn load(path: &std::path::Path) -> Detector {
     nasview::runtime::init(None).expect("ONNX Runtime from `make setup`");
-    let opts = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None };
+    let opts = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None, spin: None };
     Detector::load(path, &opts).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
 }
 
@@ -72,4 +72,29 @@ fn boxes_stay_inside_the_image_and_are_sorted() {
     // Raising the threshold on the same candidates only removes detections.
     let fewer = cands.select(&Thresholds { conf: 0.5, iou: 0.7 });
     assert!(fewer.len() < dets.len() && fewer.iter().all(|d| d.score > 0.5));
+}
+
+#[test]
+fn yolo_nas_640x384_export_letterboxes_to_its_own_shape() {
+    // The same fixture weights exported at 640x384 (super-gradients, any multiple of 32).
+    let mut wide = load(&data("yolo_nas_s_fixture_640x384_int8.onnx"));
+    assert_eq!((wide.info.input.width, wide.info.input.height), (640, 384));
+    // Photos of other shapes still fit inside it (the cat and the cup are memorised well enough).
+    for (name, class, _, hand) in &HAND_BOXES[1..] {
+        let dets = detect(&mut wide, name);
+        let best = dets.iter().filter(|d| d.class_id == *class).map(|d| iou(&d.bbox, hand)).fold(0.0f32, f32::max);
+        assert!(best >= 0.5, "{name}: {dets:?}");
+    }
+    // A 16:9 frame sits at the same scale in 640x640 and 640x384 (636/960 either way): both find the astronaut.
+    let mut square = load(&data("yolo_nas_s_fixture_int8.onnx"));
+    let spec = nasview::source::Spec::parse("demo", &Default::default(), None).unwrap();
+    let frame = spec.open().unwrap().next_frame().unwrap().unwrap();
+    assert_eq!(frame.dimensions(), (960, 540));
+    let person = |det: &mut Detector| {
+        let (cands, _) = det.detect(&frame, 0.25).unwrap();
+        let dets = cands.select(&Thresholds { conf: 0.25, iou: 0.7 });
+        dets.into_iter().find(|d| d.class_id == 0 && d.score > 0.8).unwrap_or_else(|| panic!("no person"))
+    };
+    let (a, b) = (person(&mut square), person(&mut wide));
+    assert!(iou(&a.bbox, &b.bbox) > 0.9, "{a:?} vs {b:?}");
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make gpu-check`: on a Linux machine with an NVIDIA GPU, installs ONNX Runtime's GPU build with its CUDA
 # libraries (pip), then benchmarks YOLO-NAS S (INT8 fixture) and YOLOv12n (INT8) on CPU, CUDA and TensorRT
-# (INT8, engine cache) and prints one table. --strict-device: a provider that fails to load is an error,
-# not a silent CPU run.
+# (INT8, engine cache) and auto (TensorRT, then CUDA: the first that loads) and prints one table.
+# --strict-device: a provider that fails to load is an error, not a silent CPU run; with auto it means
+# "a GPU provider must load".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v nvidia-smi >/dev/null && nvidia-smi -L || { echo "gpu-check: no NVIDIA GPU (nvidia-smi not found)"; exit 2; }
@@ -22,7 +23,12 @@ export LD_LIBRARY_PATH="$(ls -d "$site"/nvidia/*/lib "$site"/tensorrt_libs 2>/de
 cargo build --release
 models=(--model tests/data/yolo_nas_s_fixture_int8.onnx --model models/yolov12n_int8.onnx)
 printf '%-10s %-32s %10s %10s %8s\n' device model "infer ms" "p95 ms" fps
-for dev in cpu cuda tensorrt; do
+# auto must pick a GPU provider here (TensorRT if its libraries load, else CUDA), and say which.
+auto_err=$(target/release/nasview detect --ort-lib "$lib" --device auto --strict-device \
+  --model tests/data/yolo_nas_s_fixture_int8.onnx assets/photos/chelsea.png 2>&1 >/dev/null) || {
+  echo "$auto_err"; echo "gpu-check: --device auto found no GPU provider"; exit 1; }
+echo "$auto_err" | grep -E "^nasview: (device auto|model)"
+for dev in cpu cuda tensorrt auto; do
   if out=$(target/release/nasview bench --ort-lib "$lib" --device $dev --strict-device "${models[@]}" --frames 100 --json); then
     OUT="$out" DEV=$dev python3 - <<'PY'
 import json, os

@@ -16,7 +16,7 @@ fn fast_source_slow_inference_keeps_only_the_newest_frame() {
     nasview::runtime::init(None).unwrap();
     // 500 fps of demo frames against an inference of tens of milliseconds.
     let spec = Spec::parse("demo", &CameraRequest::default(), Some(500)).unwrap();
-    let load = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None };
+    let load = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None, spin: None };
     let thresholds = Thresholds { conf: 0.25, iou: 0.7 };
     let model = ModelConfig { path: model("yolov12n_int8.onnx"), load, classes: None, thresholds };
     let cfg = PipelineConfig { model, settings: InferenceSettings { floor: 0.05 }, lossless: false };

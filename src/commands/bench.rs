@@ -7,7 +7,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use crate::config::BenchConfig;
-use crate::detector::{Detector, Thresholds};
+use crate::detector::{Detector, Spin, Thresholds};
 use crate::messages;
 use crate::overlay::{self, Mapping, Scene};
 use crate::record::encoder::H264Encoder;
@@ -144,6 +144,17 @@ impl Runner {
     }
 }
 
+/// ONNX Runtime spinning for `bench`, chosen at start-up: when the cores are idle, spinning inside each
+/// run (as `detect` spins) but stopped at its end, so the sessions of several models measured in turn do
+/// not spin against each other (spinning between runs doubled their times, issue 13); off when other
+/// processes load the cores. Measured on this shared 2-core machine under a load average of 12, 30
+/// frames, off/on/run interleaved, two rounds, inference medians: YOLOv12n FP32 + INT8 together
+/// off 215-351 / 110-162 ms, on 752-781 / 569-575 ms, run 627-711 / 444-528 ms; YOLO-NAS S INT8
+/// fixture alone off 302-366 ms, on 499-576 ms, run 420-647 ms.
+pub fn spin() -> Spin {
+    Spin::by_load(Spin::Run, Spin::Off)
+}
+
 pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
     let (models, load, t, args) = (&cfg.models, &cfg.load, &cfg.thresholds, cfg);
     if models.is_empty() {
@@ -161,7 +172,7 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
     };
     let mut runners = Vec::new();
     for m in models {
-        let detector = Detector::load(m, load)?;
+        let detector = Detector::load(m, &load.spinning_or(spin()))?;
         messages::note(&format!("bench: {}", detector.info.summary()));
         runners.push(Runner {
             detector,

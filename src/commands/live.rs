@@ -7,14 +7,27 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::config::{LiveConfig, CONF_FLOOR};
+use crate::config::{LiveConfig, ModelConfig, CONF_FLOOR};
 use crate::consumer::headless::Headless;
 use crate::consumer::{Consumer, Presenter};
+use crate::detector::Spin;
 use crate::messages;
 use crate::outputs::{OutputConfig, Outputs};
 use crate::pipeline::{InferenceSettings, Pipeline, PipelineConfig};
 use crate::track::live::Tracking;
 use crate::ui::WindowPresenter;
+
+/// ONNX Runtime spinning for the live viewer: off. Capture, display and the encoder share the cores with
+/// inference, and a spinning pool thread takes the time slices they need. Measured (YOLO-NAS S INT8
+/// fixture, `demo?camera` at 30 fps, 20 s per run, off/on/run interleaved, two rounds, on a shared and
+/// busy 2-core machine), spinning on / off:
+///   headless, recording off: inference rate 0.57x, capture -> display latency 1.66x
+///   headless, recording on:  inference rate 0.61x, latency 1.70x
+///   window,   recording off: inference rate 0.44x, latency 2.25x
+///   window,   recording on:  inference rate 0.68x, latency 1.42x
+/// and spinning inside runs only (`run`) did no better than `on` (0.41x-0.72x). Capture drops follow the
+/// inference rate (newest frame wins). `--spin on|run` overrides this.
+pub const SPIN: Spin = Spin::Off;
 
 /// Runs the live command: 0 all done, 1 when an output the user asked for failed; errors (exit 2) when the
 /// source fails or gives no frame.
@@ -27,10 +40,9 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     // Candidates are kept down to the slider's minimum, so it moves without a new inference.
     let floor = CONF_FLOOR.min(thresholds.conf);
     let lossless = cfg.headless && cfg.source.every_frame_matters();
-    let pipeline = Pipeline::start(
-        cfg.source,
-        PipelineConfig { model: cfg.model, settings: InferenceSettings { floor }, lossless },
-    )?;
+    let model = ModelConfig { load: cfg.model.load.spinning_or(SPIN), ..cfg.model };
+    let pipeline =
+        Pipeline::start(cfg.source, PipelineConfig { model, settings: InferenceSettings { floor }, lossless })?;
     messages::note(&pipeline.info.summary());
     messages::note(&format!("source {}", pipeline.source_desc));
     let mut presenter: Box<dyn Presenter> = if cfg.headless {

@@ -120,19 +120,23 @@ pub struct ModelInfo {
     pub precision: Precision,
     pub placement: Placement,
     pub labels: Vec<String>,
+    pub threads: usize,
+    pub spin: Spin,
 }
 
 impl ModelInfo {
     pub fn summary(&self) -> String {
         format!(
-            "model {} ({}, {}, input {}x{}{}) on {}",
+            "model {} ({}, {}, input {}x{}{}) on {}, {} threads, spinning {}",
             self.file_name,
             self.family.name(),
             self.precision.as_str(),
             self.input.width,
             self.input.height,
             if self.input.uint8 { " uint8" } else { "" },
-            self.placement.label()
+            self.placement.label(),
+            self.threads,
+            self.spin.as_str()
         )
     }
 }
@@ -144,6 +148,66 @@ pub struct LoadOptions {
     pub strict_device: bool,
     pub threads: usize,
     pub labels_file: Option<PathBuf>,
+    /// ONNX Runtime's intra-op spinning; `None`: the command's measured choice ([`LoadOptions::spinning_or`]).
+    pub spin: Option<Spin>,
+}
+
+/// Whether idle ONNX Runtime pool threads busy-wait for the next parallel section (`--spin`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spin {
+    /// Sleep and be woken for each parallel section.
+    Off,
+    /// Busy-wait, also between runs (ONNX Runtime's default).
+    On,
+    /// Busy-wait inside a run, stop at its end (`session.force_spinning_stop`), so other threads get
+    /// the cores between runs.
+    Run,
+}
+
+impl std::str::FromStr for Spin {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Spin, String> {
+        match s {
+            "off" => Ok(Spin::Off),
+            "on" => Ok(Spin::On),
+            "run" => Ok(Spin::Run),
+            _ => Err(format!("{s:?}: use auto, on, off or run")),
+        }
+    }
+}
+
+impl Spin {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Spin::Off => "off",
+            Spin::On => "on",
+            Spin::Run => "run",
+        }
+    }
+
+    /// `busy` when the cores are already taken (the 1-minute load average is at least half the core
+    /// count), else `idle`: spinning pays only on cores nothing else wants.
+    pub fn by_load(idle: Spin, busy: Spin) -> Spin {
+        let load = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse::<f64>().ok()));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Spin::for_load(load, cores, idle, busy)
+    }
+
+    fn for_load(load: Option<f64>, cores: usize, idle: Spin, busy: Spin) -> Spin {
+        match load {
+            Some(l) if l >= cores as f64 / 2.0 => busy,
+            _ => idle,
+        }
+    }
+}
+
+impl LoadOptions {
+    /// These options with spinning set to `default` unless the user chose (`--spin on|off|run`).
+    pub fn spinning_or(&self, default: Spin) -> LoadOptions {
+        LoadOptions { spin: Some(self.spin.unwrap_or(default)), ..self.clone() }
+    }
 }
 
 /// A loaded model plus the buffers it reuses from frame to frame.
@@ -152,9 +216,10 @@ pub struct Detector {
     pub info: ModelInfo,
     /// Candidates only: one class filter applied before top-k, as Ultralytics does.
     pub class_filter: Option<Vec<usize>>,
+    /// The letterbox scratch and the input tensor, reused from frame to frame.
     pre: Preprocessor,
-    input_f32: Vec<f32>,
-    input_u8: Vec<u8>,
+    input_name: String,
+    /// Decoded candidates in model pixels, reused.
     raw: Vec<Detection>,
     /// Implausible boxes the decoder dropped this run (warned about once, naming the model).
     pub dropped_boxes: u64,
@@ -184,36 +249,56 @@ impl Detector {
         })?;
         let precision = precision_of(&bytes);
         let cache = path.with_extension("trt-cache");
+        let ort_err = |e: ort::Error<SessionBuilder>| anyhow::anyhow!("{e}");
+        // Without spinning an idle pool thread sleeps and is woken for each parallel section; with it the
+        // thread busy-waits. Which one wins depends on what else runs: each command measured its own
+        // choice (see `spinning_or` at its call site).
         let builder = || -> anyhow::Result<SessionBuilder> {
-            let ort_err = |e: ort::Error<SessionBuilder>| anyhow::anyhow!("{e}");
-            let b = Session::builder(env)?.with_intra_threads(opts.threads.max(1)).map_err(ort_err)?;
-            // Idle ORT threads would spin on the cores that capture, display and encoding need (and, in
-            // `bench`, on those of the other model): measured steadier, and no slower, without spinning.
-            b.with_intra_op_spinning(false).map_err(ort_err)
+            let spin = opts.spin.unwrap_or(Spin::Off);
+            // Graph optimisation stays at ONNX Runtime's default (all levels), as for a bare session.
+            let b = Session::builder(env)?
+                .with_intra_threads(opts.threads.max(1))
+                .map_err(ort_err)?
+                .with_intra_op_spinning(spin != Spin::Off)
+                .map_err(ort_err)?;
+            if spin == Spin::Run {
+                return b.with_config_entry("session.force_spinning_stop", "1").map_err(ort_err);
+            }
+            Ok(b)
         };
-        // Register the requested provider on its own first, so that its failure is told apart from a bad model.
-        let eps = provider::providers(&opts.device, precision == Precision::Int8, cache);
-        let registration = if eps.is_empty() {
-            Ok(builder()?)
-        } else {
-            builder()?.with_execution_providers(eps).map_err(|e| e.message().to_string())
-        };
-        let placement = provider::place(
-            opts.device.clone(),
-            registration.as_ref().map(|_| ()).map_err(Clone::clone),
-            opts.strict_device,
-        )?;
+        // Each GPU provider is registered on its own and must load (error_on_failure), so that its failure
+        // is told apart from a bad model, and `auto` knows why it passed one over.
+        let mut outcomes = Vec::new();
+        let mut session = None;
+        for device in opts.device.attempts() {
+            let eps = provider::providers(&device, precision == Precision::Int8, cache.clone());
+            let loaded = builder()?
+                .with_execution_providers(eps)
+                .map_err(|e| e.message().to_string())
+                .and_then(|mut b| b.commit_from_memory(&bytes).map_err(|e| e.to_string()));
+            match loaded {
+                Ok(s) => {
+                    outcomes.push((device, Ok(())));
+                    session = Some(s);
+                    break;
+                }
+                Err(reason) => outcomes.push((device, Err(reason))),
+            }
+        }
+        let placement = provider::place(opts.device.clone(), outcomes, opts.strict_device)?;
         if let Some(reason) = &placement.fallback_reason {
             crate::messages::warn(&format!(
                 "{} requested but unavailable ({reason}); running on CPU",
                 placement.requested
             ));
         }
-        let mut builder = match registration {
-            Ok(b) => b,
-            Err(_) => builder()?,
+        if let Some(why) = placement.why_passed_over() {
+            eprintln!("nasview: device auto: {} ({why})", placement.in_use);
+        }
+        let session = match session {
+            Some(s) => s,
+            None => builder()?.commit_from_memory(&bytes).map_err(|e| model_error(path, e.into()))?,
         };
-        let session = builder.commit_from_memory(&bytes).map_err(|e| model_error(path, e.into()))?;
 
         let inputs: Vec<Port> = session.inputs().iter().map(|o| port(o.name(), o.dtype())).collect();
         let outputs: Vec<Port> = session.outputs().iter().map(|o| port(o.name(), o.dtype())).collect();
@@ -250,17 +335,22 @@ impl Detector {
             }
         };
         let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let info = ModelInfo { path: path.to_path_buf(), file_name, family, input, precision, placement, labels };
-        Ok(Detector {
-            session,
-            info,
-            class_filter: None,
-            pre: Preprocessor::default(),
-            input_f32: Vec::new(),
-            input_u8: Vec::new(),
-            raw: Vec::new(),
-            dropped_boxes: 0,
-        })
+        let input_name = inputs[0].name.clone();
+        let (threads, spin) = (opts.threads.max(1), opts.spin.unwrap_or(Spin::Off));
+        let info = ModelInfo {
+            path: path.to_path_buf(),
+            file_name,
+            family,
+            input,
+            precision,
+            placement,
+            labels,
+            threads,
+            spin,
+        };
+        // Spinning is chosen when the cores are free for inference; then the letterbox may use both too.
+        let pre = Preprocessor::new(spin != Spin::Off);
+        Ok(Detector { session, info, class_filter: None, pre, input_name, raw: Vec::new(), dropped_boxes: 0 })
     }
 
     /// The family's reference post-processing limits; `None` for embedded-NMS graphs.
@@ -274,43 +364,27 @@ impl Detector {
     /// Runs one frame: candidates scoring above `floor`, best first, in frame pixels.
     pub fn detect(&mut self, frame: &RgbImage, floor: f32) -> anyhow::Result<(Candidates, StageTimes)> {
         let t0 = Instant::now();
-        let lb = self.preprocess(frame);
-        let t1 = Instant::now();
-        let family = self.info.family;
-        let classes = self.info.labels.len();
-        let input_name = self.session.inputs()[0].name().to_string();
-        let shape = [1i64, 3, lb.input_h as i64, lb.input_w as i64];
-        let outputs = if self.info.input.uint8 {
-            let t = TensorRef::from_array_view((shape, &self.input_u8[..]))?;
-            self.session.run(ort::inputs![input_name.as_str() => t])?
+        let (iw, ih) = (self.info.input.width, self.info.input.height);
+        let lb = Letterbox::new(self.info.family.letterbox_rule(), frame.width(), frame.height(), iw, ih);
+        let shape = [1i64, 3, ih as i64, iw as i64];
+        let name = self.input_name.as_str();
+        // The frame is letterboxed straight into the reused input tensor.
+        let (outputs, t1) = if self.info.input.uint8 {
+            let input = TensorRef::from_array_view((shape, self.pre.letterbox_u8(frame.as_raw(), &lb)))?;
+            let t1 = Instant::now();
+            (self.session.run(ort::inputs![name => input])?, t1)
         } else {
-            let t = TensorRef::from_array_view((shape, &self.input_f32[..]))?;
-            self.session.run(ort::inputs![input_name.as_str() => t])?
+            let input = TensorRef::from_array_view((shape, self.pre.letterbox_f32(frame.as_raw(), &lb)))?;
+            let t1 = Instant::now();
+            (self.session.run(ort::inputs![name => input])?, t1)
         };
         let t2 = Instant::now();
         self.raw.clear();
-        let dropped = decode_outputs(family, &outputs, classes, floor, &mut self.raw)?;
+        let dropped = decode_outputs(self.info.family, &outputs, self.info.labels.len(), floor, &mut self.raw)?;
         drop(outputs);
         let cands = self.frame_candidates(&lb, dropped);
         let t3 = Instant::now();
         Ok((cands, StageTimes { preprocess: t1 - t0, inference: t2 - t1, postprocess: t3 - t2 }))
-    }
-
-    fn preprocess(&mut self, frame: &RgbImage) -> Letterbox {
-        let lb = Letterbox::new(
-            self.info.family.letterbox_rule(),
-            frame.width(),
-            frame.height(),
-            self.info.input.width,
-            self.info.input.height,
-        );
-        let canvas = self.pre.letterbox(frame.as_raw(), &lb);
-        if self.info.input.uint8 {
-            preprocess::to_nchw_u8(canvas, &mut self.input_u8);
-        } else {
-            preprocess::to_nchw_f32(canvas, &mut self.input_f32);
-        }
-        lb
     }
 
     /// Class filter, frame coordinates, score order, top-k. Counts implausible boxes (`dropped` by the decoder,
@@ -424,6 +498,17 @@ mod tests {
         // Embedded-NMS candidates are only filtered.
         let embedded = Candidates { needs_nms: false, ..cands.clone() };
         assert_eq!(embedded.select(&Thresholds { conf: 0.25, iou: 0.7 }).len(), 3);
+    }
+
+    #[test]
+    fn spinning_by_load() {
+        // 2 cores: busy from a load average of 1.0; unknown load counts as idle (ONNX Runtime's default).
+        assert_eq!(Spin::for_load(Some(0.4), 2, Spin::On, Spin::Off), Spin::On);
+        assert_eq!(Spin::for_load(Some(1.0), 2, Spin::On, Spin::Off), Spin::Off);
+        assert_eq!(Spin::for_load(Some(12.3), 2, Spin::Run, Spin::Off), Spin::Off);
+        assert_eq!(Spin::for_load(None, 2, Spin::Run, Spin::Off), Spin::Run);
+        assert_eq!("run".parse(), Ok(Spin::Run));
+        assert!("auto".parse::<Spin>().is_err());
     }
 
     #[test]
