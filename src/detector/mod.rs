@@ -293,7 +293,7 @@ impl Detector {
             ));
         }
         if let Some(why) = placement.why_passed_over() {
-            eprintln!("nasview: device auto: {} ({why})", placement.in_use);
+            crate::messages::note(&format!("device auto: {} ({why})", placement.in_use));
         }
         let session = match session {
             Some(s) => s,
