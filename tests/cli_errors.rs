@@ -199,8 +199,16 @@ fn device_auto_without_a_gpu_runs_on_cpu_and_says_why() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("cat"), "detects on CPU");
     }
     // auto with --strict-device asks for a GPU: none here, so exit 2 with the reasons.
-    let (code, err) =
-        fails(&["detect", "--device", "auto", "--strict-device", "--model", m.to_str().unwrap(), "x.png"]);
+    let img = photo("chelsea.png");
+    let (code, err) = fails(&[
+        "detect",
+        "--device",
+        "auto",
+        "--strict-device",
+        "--model",
+        m.to_str().unwrap(),
+        img.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
     assert!(error_line(&err).contains("auto execution provider is unavailable: TensorRT:0:"), "{err}");
 }

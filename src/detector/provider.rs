@@ -119,7 +119,8 @@ pub fn place(
             Err(reason) => passed_over.push((device, reason)),
         }
     }
-    let reasons = || passed_over.iter().map(|(d, r)| format!("{d}: {r}")).collect::<Vec<_>>().join("; ");
+    let reasons =
+        || passed_over.iter().map(|(d, r)| format!("{d}: {}", r.trim_end_matches('.'))).collect::<Vec<_>>().join("; ");
     match requested {
         Device::Cpu => Ok(Placement { requested, in_use: Device::Cpu, fallback_reason: None, passed_over }),
         _ if strict => Err(StrictDeviceError { reason: reasons(), requested }),
