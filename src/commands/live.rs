@@ -63,6 +63,7 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     // Always a step, so T can turn tracking on in the window after --no-track.
     consumer.add_step(Box::new(Tracking::new(cfg.line, cfg.track, pipeline.info.labels.clone())));
     let result = consumer.run(presenter.as_mut());
+    let shown = consumer.summary();
     drop(presenter);
     // Finalise the recording whatever happened above: nothing recorded is lost.
     let failures = outputs.finish();
@@ -75,6 +76,7 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
         stats.capture_dropped.load(Ordering::Relaxed),
         stats.result_dropped.load(Ordering::Relaxed)
     ));
+    messages::note(&shown);
     // A failed thread (the source) says why better than what the loop saw of it (no frames).
     joined?;
     match result {

@@ -119,6 +119,9 @@ pub struct Consumer<'a> {
     stop: &'a AtomicBool,
     /// New frames received so far.
     pub frames: u64,
+    /// Capture -> display latency of each new frame (ms, the first 65536), for the closing summary.
+    latencies_ms: Vec<f32>,
+    started: Instant,
 }
 
 impl<'a> Consumer<'a> {
@@ -129,7 +132,34 @@ impl<'a> Consumer<'a> {
         max_frames: Option<u64>,
         stop: &'a AtomicBool,
     ) -> Consumer<'a> {
-        Consumer { pipeline, outputs, steps: Vec::new(), thresholds, max_frames, stop, frames: 0 }
+        let (latencies_ms, started) = (Vec::new(), Instant::now());
+        Consumer {
+            pipeline,
+            outputs,
+            steps: Vec::new(),
+            thresholds,
+            max_frames,
+            stop,
+            frames: 0,
+            latencies_ms,
+            started,
+        }
+    }
+
+    /// The closing line: new frames shown per second and their capture -> display latency (median, p95),
+    /// the figures the live viewer's spinning choice was measured with.
+    pub fn summary(&self) -> String {
+        let secs = self.started.elapsed().as_secs_f64();
+        let mut l = self.latencies_ms.clone();
+        l.sort_by(f32::total_cmp);
+        let at = |q: f64| l.get(((l.len() as f64 * q) as usize).min(l.len().saturating_sub(1))).copied();
+        format!(
+            "{} frames shown in {secs:.1} s ({:.1}/s), capture -> display latency median {:.0} ms, p95 {:.0} ms",
+            self.frames,
+            self.frames as f64 / secs.max(1e-9),
+            at(0.5).unwrap_or(0.0),
+            at(0.95).unwrap_or(0.0)
+        )
     }
 
     pub fn add_step(&mut self, step: Box<dyn FrameStep>) {
@@ -143,6 +173,9 @@ impl<'a> Consumer<'a> {
             step.new_frame(&processed, &self.thresholds, &mut scene);
         }
         let latency = now.saturating_duration_since(processed.frame.captured_at);
+        if self.latencies_ms.len() < 1 << 16 {
+            self.latencies_ms.push(latency.as_secs_f32() * 1e3);
+        }
         let view = FrameView { processed, scene, thresholds: self.thresholds.clone(), latency };
         log_view(&view, false);
         view
