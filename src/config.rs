@@ -10,6 +10,7 @@ use crate::cli::{self, Cli};
 use crate::detector::{LoadOptions, Thresholds};
 use crate::messages;
 use crate::record::naming::RecordTarget;
+use crate::source::images::expand_paths;
 use crate::source::{CameraRequest, Spec};
 use crate::track::line::LineSpec;
 
@@ -435,36 +436,6 @@ pub fn resolve_model(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
         "no model found in models/ (looked for {}); run `make setup` to fetch the default model, or pass --model FILE",
         DEFAULT_MODELS.join(", ")
     )
-}
-
-/// Collects image files from files and folders (folders: supported extensions, sorted, not recursive).
-pub fn expand_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("cannot list folder {}", p.display()))?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|f| f.is_file() && is_image_name(f))
-                .collect();
-            files.sort();
-            if files.is_empty() {
-                bail!("folder {} has no images (.jpg, .jpeg, .png, .bmp, .webp, .gif, .tif)", p.display());
-            }
-            out.extend(files);
-        } else if p.exists() {
-            out.push(p.clone());
-        } else {
-            bail!("{} does not exist: pass image files or folders of images", p.display());
-        }
-    }
-    Ok(out)
-}
-
-pub fn is_image_name(p: &Path) -> bool {
-    let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png" | "bmp" | "webp" | "gif" | "tif" | "tiff"))
 }
 
 #[cfg(test)]

@@ -22,3 +22,4 @@ pub mod source;
 pub mod testing;
 pub mod track;
 pub mod ui;
+pub mod view;

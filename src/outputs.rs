@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 use serde::Serialize;
 
-use crate::consumer::FrameView;
 use crate::detector::{labels, Detection};
 use crate::messages;
 use crate::overlay::{self, Mapping};
 use crate::record::naming::{numbered_path, RecordTarget};
 use crate::record::Recorder;
 use crate::track::live::JsonCounts;
+use crate::view::FrameView;
 
 /// One detection as printed by `detect --json` and headless mode.
 #[derive(Serialize, Debug, PartialEq)]

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use super::stats::HudStats;
 use super::{Action, FrameView, Presenter};
-use crate::outputs::Outputs;
 
 /// No window: the run ends with the source, and the loop waits for frames in slices short enough to
 /// notice Ctrl-C and stalls.
@@ -19,7 +18,7 @@ impl Presenter for Headless {
         false
     }
 
-    fn refresh(&mut self, _: Option<&FrameView>, _: &HudStats, _: &Outputs, _: bool) -> anyhow::Result<Vec<Action>> {
+    fn refresh(&mut self, _: Option<&FrameView>, _: &HudStats, _: bool) -> anyhow::Result<Vec<Action>> {
         Ok(Vec::new())
     }
 }

@@ -34,21 +34,12 @@ use crate::outputs::Outputs;
 use crate::overlay::Scene;
 use crate::pipeline::{InferenceSettings, Pipeline, Processed};
 use crate::track::live::TrackAction;
+pub use crate::view::FrameView;
 
 /// A source that gives nothing new for this long is reported as stalled.
 pub const STALL_AFTER: Duration = Duration::from_secs(3);
 /// A source that gives no first frame in this long is an error (a camera that opens but never sends).
 pub const FIRST_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The frame being shown and what was made of it.
-pub struct FrameView {
-    pub processed: Processed,
-    /// Its detections at `thresholds`, and whatever the per-frame steps add.
-    pub scene: Scene,
-    pub thresholds: Thresholds,
-    /// Capture -> result: from the capture thread getting the frame to the consumer receiving its result.
-    pub latency: Duration,
-}
 
 /// What a presenter asks of the loop.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,13 +64,7 @@ pub trait Presenter {
     fn keeps_last_frame(&self) -> bool;
     /// Once per turn: `view` is the frame to show, `changed` says whether it (or its scene) is new since the
     /// last call. Returns what the user asked for.
-    fn refresh(
-        &mut self,
-        view: Option<&FrameView>,
-        hud: &HudStats,
-        outputs: &Outputs,
-        changed: bool,
-    ) -> anyhow::Result<Vec<Action>>;
+    fn refresh(&mut self, view: Option<&FrameView>, hud: &HudStats, changed: bool) -> anyhow::Result<Vec<Action>>;
 }
 
 /// A step run on each new frame after selection (see the module note).
@@ -240,7 +225,7 @@ impl<'a> Consumer<'a> {
             let stalled =
                 (!paused && !ended && self.frames > 0).then(|| last_new.elapsed()).filter(|age| *age > STALL_AFTER);
             let hud = self.hud(&mut rates, current.as_ref(), paused, stalled);
-            for action in presenter.refresh(current.as_ref(), &hud, self.outputs, changed)? {
+            for action in presenter.refresh(current.as_ref(), &hud, changed)? {
                 match action {
                     Action::Quit => return Ok(if ended { Ending::SourceEnded } else { Ending::Quit }),
                     Action::TogglePause => {
@@ -341,6 +326,7 @@ impl<'a> Consumer<'a> {
             paused,
             steps: self.steps.iter().flat_map(|s| s.hud_lines()).collect(),
             warnings,
+            recording_seconds: self.outputs.recording_seconds(),
         }
     }
 }

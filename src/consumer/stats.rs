@@ -37,6 +37,8 @@ pub struct HudStats {
     pub steps: Vec<String>,
     /// Fallbacks, source trouble, recording trouble: shown in the warning colour.
     pub warnings: Vec<String>,
+    /// Seconds into the recording in progress (the REC badge).
+    pub recording_seconds: Option<u64>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -140,6 +142,7 @@ mod tests {
             paused: true,
             steps: vec!["track 0.05 ms   now: person 1   seen: person 2".into()],
             warnings: vec!["source ended".into()],
+            recording_seconds: Some(3),
         };
         let lines = hud_lines(&stats);
         let text: Vec<&str> = lines.iter().map(|(t, _)| t.as_str()).collect();

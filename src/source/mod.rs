@@ -119,7 +119,7 @@ impl Spec {
         if path.is_file() && raw::parse_name(path).is_some() {
             return Ok(Spec::RawFrame(path.to_path_buf()));
         }
-        if path.is_dir() || (path.is_file() && crate::config::is_image_name(path)) {
+        if path.is_dir() || (path.is_file() && images::is_image_name(path)) {
             return Ok(Spec::Images { path: path.to_path_buf(), fps });
         }
         if path.is_file() {

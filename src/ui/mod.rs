@@ -17,7 +17,6 @@ use crate::consumer::stats::{hud_lines, HudStats, Tone};
 use crate::consumer::{Action, FrameView, Presenter};
 use crate::detector::preprocess::{resize_rgb, ResizeScratch};
 use crate::detector::Thresholds;
-use crate::outputs::Outputs;
 use crate::overlay::{self, Mapping};
 
 use self::slider::Slider;
@@ -180,13 +179,7 @@ impl Presenter for WindowPresenter {
         true
     }
 
-    fn refresh(
-        &mut self,
-        view: Option<&FrameView>,
-        hud: &HudStats,
-        outputs: &Outputs,
-        changed: bool,
-    ) -> anyhow::Result<Vec<Action>> {
+    fn refresh(&mut self, view: Option<&FrameView>, hud: &HudStats, changed: bool) -> anyhow::Result<Vec<Action>> {
         if !self.window.is_open() {
             return Ok(vec![Action::Quit]);
         }
@@ -203,7 +196,7 @@ impl Presenter for WindowPresenter {
             }
             let mut hud = hud.clone();
             hud.latency = self.shown.map(|(_, l)| l);
-            self.draw(view, &hud, outputs.recording_seconds(), ww as u32, wh as u32);
+            self.draw(view, &hud, ww as u32, wh as u32);
             self.window
                 .update_with_buffer(&self.pixels, ww, wh)
                 .map_err(|e| anyhow::anyhow!("window update failed: {e}"))?;
@@ -217,7 +210,7 @@ impl Presenter for WindowPresenter {
 }
 
 impl WindowPresenter {
-    fn draw(&mut self, view: Option<&FrameView>, hud: &HudStats, recording: Option<u64>, ww: u32, wh: u32) {
+    fn draw(&mut self, view: Option<&FrameView>, hud: &HudStats, ww: u32, wh: u32) {
         if self.canvas.dimensions() != (ww, wh) {
             self.canvas = RgbImage::new(ww, wh);
         }
@@ -254,7 +247,7 @@ impl WindowPresenter {
             self.to_window = m;
         }
         tracking::draw(&mut self.canvas, &self.line_tool, self.to_window, &self.font, small);
-        if let Some(secs) = recording {
+        if let Some(secs) = hud.recording_seconds {
             hud::rec_badge(&mut self.canvas, &self.font, small, secs);
         }
         if self.help {
