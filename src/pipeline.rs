@@ -138,6 +138,20 @@ impl Pipeline {
         Ok(Pipeline { results, stats, info, source_desc, settings, threads })
     }
 
+    /// A pipeline without threads, fed through `results` by the test: the consumer loop tested on its own.
+    #[cfg(test)]
+    pub(crate) fn without_threads(results: NewestReceiver<Processed>, info: ModelInfo) -> Pipeline {
+        let settings = SettingsHandle::new(InferenceSettings { floor: 0.05 });
+        Pipeline {
+            results,
+            stats: Arc::default(),
+            info,
+            source_desc: "test frames".into(),
+            settings,
+            threads: Vec::new(),
+        }
+    }
+
     /// Hangs up and joins every thread; a thread that does not end within `grace` (a stalled camera)
     /// is left behind rather than hanging the exit. Returns the first thread error.
     pub fn join(self, grace: Duration) -> anyhow::Result<()> {

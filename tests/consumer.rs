@@ -166,3 +166,21 @@ fn window_and_headless_accept_the_same_ranges() {
     let det = nasview(&["detect", "--iou", "0.99", photo("chelsea.png").to_str().unwrap()]);
     assert_eq!(det.status.code(), Some(2), "detect checks the same ranges");
 }
+
+#[test]
+fn an_unreadable_image_in_a_slideshow_is_skipped_once_and_exits_1() {
+    let dir = scratch("slideshow");
+    std::fs::create_dir(dir.join("show")).unwrap();
+    std::fs::copy(photo("chelsea.png"), dir.join("show/a.png")).unwrap();
+    std::fs::write(dir.join("show/b.jpg"), b"not a jpeg").unwrap();
+    std::fs::copy(photo("dog.jpg"), dir.join("show/c.jpg")).unwrap();
+    let out = run(&["--source", "show", "--headless"], &dir);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.matches("b.jpg: not a readable image").count(), 1, "{err}");
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2, "the others still run: {err}");
+    // A slideshow at the default 1 image a second: times follow the files' places.
+    let times: Vec<f64> = lines.iter().map(|l| l["time_ms"].as_f64().unwrap()).collect();
+    assert_eq!(times, [0.0, 2000.0]);
+}

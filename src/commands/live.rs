@@ -66,8 +66,8 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     let shown = consumer.summary();
     drop(presenter);
     // Finalise the recording whatever happened above: nothing recorded is lost.
-    let failures = outputs.finish();
     let stats = Arc::clone(&pipeline.stats);
+    let failures = u64::from(outputs.finish()) + stats.source.skipped();
     let joined = pipeline.join(Duration::from_secs(3));
     messages::note(&format!(
         "{} frames captured, {} processed, {} dropped before inference, {} results not shown",

@@ -342,3 +342,137 @@ fn log_view(v: &FrameView, paused: bool) {
         if paused { " paused" } else { "" }
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::channel::newest;
+    use crate::detector::provider::{Device, Placement};
+    use crate::detector::signature::{Family, InputSpec};
+    use crate::detector::{Candidates, Detection, ModelInfo, Precision, Spin, StageTimes};
+    use crate::outputs::OutputConfig;
+    use crate::source::Frame;
+
+    fn info() -> ModelInfo {
+        ModelInfo {
+            path: "m.onnx".into(),
+            file_name: "m.onnx".into(),
+            family: Family::Ultralytics { out: 0 },
+            input: InputSpec { width: 640, height: 640, uint8: false },
+            precision: Precision::Int8,
+            placement: Placement {
+                requested: Device::Cpu,
+                in_use: Device::Cpu,
+                fallback_reason: None,
+                passed_over: Vec::new(),
+            },
+            labels: vec!["person".into()],
+            threads: 1,
+            spin: Spin::Off,
+        }
+    }
+
+    /// Frame `seq` with two candidates, scores 0.9 and 0.22, far apart.
+    fn processed(seq: u64) -> Processed {
+        let det = |score, x| Detection { class_id: 0, score, bbox: [x, 10.0, x + 20.0, 30.0] };
+        Processed {
+            frame: Frame {
+                seq,
+                image: Arc::new(image::RgbImage::new(64, 48)),
+                captured_at: Instant::now(),
+                time: Duration::from_millis(200 * seq),
+                decode: None,
+            },
+            candidates: Candidates {
+                dets: vec![det(0.9, 0.0), det(0.22, 40.0)],
+                frame_w: 64,
+                frame_h: 48,
+                needs_nms: true,
+                limits: None,
+            },
+            times: StageTimes::default(),
+            newest_seq_at_pickup: seq,
+            settings: InferenceSettings { floor: 0.05 },
+        }
+    }
+
+    /// Records what the steps saw: (seq, objects) of new frames and of re-selections.
+    #[derive(Default)]
+    struct Seen {
+        new: Vec<(u64, usize)>,
+        reselected: Vec<(u64, usize)>,
+    }
+
+    struct Step(Rc<RefCell<Seen>>);
+
+    impl FrameStep for Step {
+        fn new_frame(&mut self, p: &Processed, _: &Thresholds, scene: &mut Scene) {
+            self.0.borrow_mut().new.push((p.frame.seq, scene.detections.len()));
+        }
+
+        fn reselected(&mut self, p: &Processed, _: &Thresholds, scene: &mut Scene) {
+            self.0.borrow_mut().reselected.push((p.frame.seq, scene.detections.len()));
+        }
+    }
+
+    /// A presenter that answers each turn with the next scripted actions and notes the frames it is shown.
+    struct Scripted {
+        turns: Vec<Vec<Action>>,
+        shown: Vec<Option<u64>>,
+    }
+
+    impl Presenter for Scripted {
+        fn wait(&self) -> Duration {
+            Duration::from_millis(500)
+        }
+
+        fn keeps_last_frame(&self) -> bool {
+            true
+        }
+
+        fn refresh(&mut self, v: Option<&FrameView>, _: &HudStats, _: bool) -> anyhow::Result<Vec<Action>> {
+            self.shown.push(v.map(|v| v.processed.frame.seq));
+            Ok(if self.turns.is_empty() { vec![Action::Quit] } else { self.turns.remove(0) })
+        }
+    }
+
+    #[test]
+    fn steps_run_once_per_new_frame_in_order_and_not_on_a_paused_reselection() {
+        let (tx, rx) = newest();
+        let pipeline = Pipeline::without_threads(rx, info());
+        let mut outputs = Outputs::new(OutputConfig::default(), vec!["person".into()]);
+        let stop = AtomicBool::new(false);
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        let mut consumer = Consumer::new(&pipeline, &mut outputs, Thresholds { conf: 0.25, iou: 0.7 }, None, &stop);
+        consumer.add_step(Box::new(Step(Rc::clone(&seen))));
+        assert!(tx.send_lossless(processed(0)));
+        let mut presenter = Scripted {
+            turns: vec![
+                // Frame 0 arrives; pause; lower the confidence on the paused frame.
+                vec![Action::TogglePause],
+                vec![Action::SetThresholds(Thresholds { conf: 0.2, iou: 0.7 })],
+                // Resume: frame 1 is taken.
+                vec![Action::TogglePause],
+                vec![],
+            ],
+            shown: Vec::new(),
+        };
+        // Frame 1 waits in the channel while paused (one slot: the newest).
+        let sender = std::thread::spawn(move || tx.send_lossless(processed(1)));
+        let ending = consumer.run(&mut presenter).unwrap();
+        assert!(sender.join().unwrap());
+        // The sender hung up after frame 1: the window keeps it up until quit, and the run counts as ended.
+        assert_eq!(ending, Ending::SourceEnded);
+        assert_eq!(consumer.frames, 2);
+        let seen = seen.borrow();
+        // 0.9 passes 0.25; after the slider 0.22 passes 0.2 too: two objects on the same, paused frame.
+        assert_eq!(seen.new, [(0, 1), (1, 2)], "each new frame once, in order");
+        assert_eq!(seen.reselected, [(0, 1), (0, 2), (0, 2)], "pause, slider, resume: the same frame");
+        assert_eq!(presenter.shown.first(), Some(&Some(0)));
+        assert_eq!(presenter.shown.last(), Some(&Some(1)));
+    }
+}

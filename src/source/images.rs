@@ -42,6 +42,8 @@ pub struct Images {
     files: Vec<PathBuf>,
     next: usize,
     interval: Duration,
+    /// Files that could not be read (each said once, then skipped).
+    skipped: u64,
 }
 
 impl Images {
@@ -49,17 +51,25 @@ impl Images {
     pub fn open(path: &Path, fps: Option<u32>) -> anyhow::Result<Images> {
         let files = expand_paths(&[path.to_path_buf()])?;
         let interval = Duration::from_secs_f64(1.0 / fps.unwrap_or(1).max(1) as f64);
-        Ok(Images { files, next: 0, interval })
+        Ok(Images { files, next: 0, interval, skipped: 0 })
     }
 }
 
 impl Source for Images {
+    /// The next readable image; an unreadable one is said and skipped, like `detect` does.
     fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>> {
-        let Some(path) = self.files.get(self.next) else {
-            return Ok(None);
-        };
-        self.next += 1;
-        Ok(Some(super::image_file::open(path)?))
+        while let Some(path) = self.files.get(self.next) {
+            self.next += 1;
+            match super::image_file::open(path) {
+                Ok(img) => return Ok(Some(img)),
+                Err(e) => {
+                    // Said as `detect` says it (the error names the file and why), then skipped.
+                    self.skipped += 1;
+                    tracing::warn!("{e:#}; skipped");
+                }
+            }
+        }
+        Ok(None)
     }
 
     fn describe(&self) -> String {
@@ -68,7 +78,13 @@ impl Source for Images {
 
     /// A slideshow: image k is shown at k times the interval.
     fn next_timed(&mut self) -> anyhow::Result<Option<(RgbImage, Option<Duration>)>> {
-        let at = self.interval.saturating_mul(u32::try_from(self.next).unwrap_or(u32::MAX));
-        Ok(self.next_frame()?.map(|image| (image, Some(at))))
+        let image = self.next_frame()?;
+        // Timed by its place in the list (a skipped file keeps its slot), so times follow the files.
+        let at = self.interval.saturating_mul(u32::try_from(self.next.saturating_sub(1)).unwrap_or(u32::MAX));
+        Ok(image.map(|image| (image, Some(at))))
+    }
+
+    fn skipped(&self) -> u64 {
+        self.skipped
     }
 }

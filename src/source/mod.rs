@@ -48,6 +48,10 @@ pub trait Source {
     fn decode_time(&self) -> Option<Duration> {
         None
     }
+    /// Items the source could not read and skipped so far (said as they happen); the run then exits 1.
+    fn skipped(&self) -> u64 {
+        0
+    }
 }
 
 /// Turns media or capture times into source time from the first frame: the one place times are shifted to
@@ -227,17 +231,25 @@ impl SourceState {
 
 /// The source state shared between the capture thread (writes) and the consumer (reads).
 #[derive(Debug)]
-pub struct SharedState(Mutex<SourceState>);
+pub struct SharedState {
+    state: Mutex<SourceState>,
+    /// What the source skipped (unreadable images): counted for the exit code.
+    skipped: AtomicU64,
+}
 
 impl Default for SharedState {
     fn default() -> Self {
-        SharedState(Mutex::new(SourceState::Running))
+        SharedState { state: Mutex::new(SourceState::Running), skipped: AtomicU64::new(0) }
     }
 }
 
 impl SharedState {
     pub fn get(&self) -> SourceState {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
     }
 
     /// Sets the state; a camera losing or regaining its stream is also said on stderr.
@@ -245,7 +257,7 @@ impl SharedState {
         if let Some(m) = state.message() {
             messages::note(&m);
         }
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = state;
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = state;
     }
 }
 
@@ -268,7 +280,9 @@ pub fn capture_loop(
     // Pacing anchor: wall clock and source time of the first frame since (re)start.
     let mut paced_from: Option<(Instant, Duration)> = None;
     loop {
-        let (image, media) = match source.next_timed() {
+        let next = source.next_timed();
+        state.skipped.store(source.skipped(), Ordering::Relaxed);
+        let (image, media) = match next {
             Ok(Some(next)) => next,
             Ok(None) => {
                 state.set(SourceState::Ended);
