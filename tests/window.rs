@@ -348,3 +348,28 @@ fn counting_line_drawn_with_the_mouse() {
     let status = child.wait().unwrap();
     assert!(status.success(), "exit {status}; log:\n{}", log.0.lock().unwrap().join("\n"));
 }
+
+#[test]
+fn a_video_file_plays_at_its_own_rate_in_the_window() {
+    let x = Xvfb::start();
+    let dir = scratch("window-rate");
+    // 3 s at 10 fps: frame 29 is due 2.9 s after frame 0.
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "3"])
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "clip.mp4"])
+        .current_dir(&dir)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(made.success());
+    let (mut child, log) =
+        x.launch(&["--source", "clip.mp4", "--model", model("yolov12n_int8.onnx").to_str().unwrap()], &dir);
+    log.wait_for("view frame=", 0, Duration::from_secs(60));
+    let t0 = Instant::now();
+    // The last frame is never replaced, so it is always shown.
+    log.wait_for("view frame=29 ", 0, Duration::from_secs(30));
+    let played = t0.elapsed().as_secs_f64();
+    x.xdotool(&["key", "q"]);
+    assert!(child.wait().unwrap().success());
+    // Not faster than the file (headless would take it as fast as inference goes), nor much slower.
+    assert!((2.4..4.5).contains(&played), "3 s of video played in {played:.2} s");
+}
