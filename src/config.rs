@@ -300,6 +300,9 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
 /// `--save-frames DIR`: created when missing; one holding frames of an earlier run is refused, since the new
 /// frames would replace them.
 fn check_frames_folder(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!("--save-frames {} is a file, not a folder: pass a new or empty folder", dir.display());
+    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create --save-frames folder {}; pass a writable folder", dir.display()))?;
     let earlier = std::fs::read_dir(dir)
@@ -482,6 +485,7 @@ mod tests {
         assert!(error(&["--source", "demo", "--threads", "0"]).contains("--threads 0"));
         assert!(error(&["--source", "demo", "--resolution", "12x"]).contains("use WxH"));
         assert!(error(&["--source", "demo", "--record", "/dev/null"]).contains("not a regular file"));
+        assert!(error(&["--source", "demo", "--save-frames", "Cargo.toml"]).contains("is a file, not a folder"));
         assert!(error(&["bench", "--frames", "0"]).contains("--frames 0"));
         // Inside the ranges: accepted, the same for the window and headless.
         let ok = config(&["--source", "demo", "--conf", "0.01", "--iou", "0.95", "--fps", "5"]).unwrap();

@@ -153,7 +153,7 @@ impl Outputs {
         if self.take.is_some() || self.save_frames {
             let img = Arc::new(self.annotate(v, self.cfg.record_hud));
             self.record(&img, v.processed.frame.time);
-            self.save_frame(&img, v.processed.frame.seq);
+            self.save_frame(&img, v.processed.frame.seq, v.processed.frame.time);
         }
         if self.cfg.json {
             self.json_line(v)?;
@@ -175,11 +175,12 @@ impl Outputs {
         }
     }
 
-    fn save_frame(&mut self, img: &RgbImage, seq: u64) {
+    /// `frame_<seq>_<source time>ms.png`: the name says where the frame sits in the source.
+    fn save_frame(&mut self, img: &RgbImage, seq: u64, time: Duration) {
         let Some(dir) = self.cfg.save_frames.as_ref().filter(|_| self.save_frames) else {
             return;
         };
-        let target = dir.join(format!("frame_{seq:06}.png"));
+        let target = dir.join(format!("frame_{seq:06}_{:07}ms.png", time.as_millis()));
         if let Err(e) = save_new(img, &target) {
             self.save_frames = false;
             self.fail(format!("stopped saving frames: cannot write {} ({e})", target.display()));

@@ -36,7 +36,7 @@ fn a_clip_is_recorded_and_timed_by_its_own_clock() {
         .status()
         .expect("ffmpeg runs (make setup installs it)");
     assert!(made.success());
-    let out = run(&["--source", "clip.mp4", "--headless", "--record", "out.mp4"], &dir);
+    let out = run(&["--source", "clip.mp4", "--headless", "--record", "out.mp4", "--save-frames", "frames"], &dir);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let lines = json_lines(&out);
@@ -49,6 +49,11 @@ fn a_clip_is_recorded_and_timed_by_its_own_clock() {
     let p = ffprobe(&dir.join("out.mp4"));
     assert_eq!((p.codec.as_str(), p.frames), ("h264", 20), "{p:?}");
     assert!((p.duration - 4.0).abs() <= 0.25, "{p:?}");
+    // Saved frames are named by their source time too.
+    for k in [0u64, 1, 19] {
+        let png = dir.join(format!("frames/frame_{k:06}_{:07}ms.png", 200 * k));
+        assert_eq!(image::image_dimensions(&png).unwrap(), (320, 240), "{}", png.display());
+    }
 }
 
 #[test]

@@ -216,7 +216,15 @@ fn synthetic_clip_keeps_ids_and_counts_crossings() {
     assert_eq!(counts["line"], serde_json::json!([720.0, 0.0, 720.0, 540.0]));
 
     // The annotated frames (as recorded) show the line, its counts and the trails.
-    let last = image::open(frames.join(format!("frame_{:06}.png", FRAMES - 1))).unwrap().to_rgb8();
+    // Saved frames are named `frame_<number>_<source time>ms.png`.
+    let prefix = format!("frame_{:06}_", FRAMES - 1);
+    let last_png = std::fs::read_dir(&frames)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+        .expect("the last annotated frame");
+    let last = image::open(last_png).unwrap().to_rgb8();
     let line = nasview::track::draw::LINE;
     let on_line = (0..H).filter(|&y| (716..725).any(|x| *last.get_pixel(x, y) == line)).count();
     assert!(on_line > 500, "the line down x = 720 in the last annotated frame: {on_line} rows");
