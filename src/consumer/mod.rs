@@ -230,6 +230,8 @@ impl<'a> Consumer<'a> {
                     Action::Quit => return Ok(if ended { Ending::SourceEnded } else { Ending::Quit }),
                     Action::TogglePause => {
                         paused = !paused;
+                        // Time spent paused is not the source stalling.
+                        last_new = Instant::now();
                         if let Some(v) = &mut current {
                             self.reselect(v, paused);
                         }
