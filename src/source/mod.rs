@@ -26,8 +26,9 @@ pub struct Frame {
     pub image: Arc<RgbImage>,
     /// When the capture thread got it: for latency figures only, never for the timing of what is written.
     pub captured_at: Instant,
-    /// Source time from the first frame (see `Timeline`): media time for files and the demo clip, capture
-    /// time for cameras. Recordings, saved frames and JSON use it.
+    /// Source time from the first frame (see `Timeline`): media time for files (and the demo read headless),
+    /// capture time for cameras (and the demo shown live): `Spec::stamped_at_capture`. Recordings, saved
+    /// frames and JSON use it.
     pub time: Duration,
     /// How long the frame took to decode from the camera's pixel format (cameras and raw frames; the HUD's
     /// `decode` stage).
@@ -146,6 +147,20 @@ impl Spec {
             Spec::Camera { .. } => true,
             Spec::Demo { fault, .. } => fault.is_some_and(|f| f.as_camera),
             _ => false,
+        }
+    }
+
+    /// Whether frames are stamped with their capture time rather than the source's own clock: cameras always;
+    /// the demo clip when it plays live (it stands in for a camera, and a recording of the window then lasts
+    /// as long as what was on screen, also when a busy machine renders it slower than its rate). Files always
+    /// keep their media time, and so does the demo read as fast as possible (`lossless`), where a capture time
+    /// would only measure the speed of inference.
+    pub fn stamped_at_capture(&self, lossless: bool) -> bool {
+        match self {
+            Spec::Camera { .. } => true,
+            Spec::Demo { .. } => self.is_camera_like() || !lossless,
+            // Raw frames have no clock of their own: stamped when read either way.
+            Spec::Images { .. } | Spec::Video(_) | Spec::RawFrame(_) => false,
         }
     }
 
@@ -274,10 +289,11 @@ pub fn capture_loop(
     lossless: bool,
 ) -> anyhow::Result<()> {
     let mut timeline = Timeline::new(Instant::now());
-    // Cameras (and the demo pretending to be one) are stamped when captured, also after a reconnect.
+    // Cameras (and the demo pretending to be one) are opened again when they fail.
     let live = spec.is_camera_like();
+    let at_capture = spec.stamped_at_capture(lossless);
     let mut seq = 0u64;
-    // Pacing anchor: wall clock and source time of the first frame since (re)start.
+    // Pacing anchor: wall clock and media time of the first frame.
     let mut paced_from: Option<(Instant, Duration)> = None;
     loop {
         let next = source.next_timed();
@@ -312,6 +328,8 @@ pub fn capture_loop(
                     }
                 };
                 state.set(SourceState::Recovered { attempts: attempt, at: Instant::now() });
+                // A reopened source starts its clock again.
+                paced_from = None;
                 continue;
             }
             Err(e) => {
@@ -319,16 +337,16 @@ pub fn capture_loop(
                 return Err(e);
             }
         };
-        let captured_at = Instant::now();
-        let time = timeline.stamp(if live { None } else { media }, captured_at);
-        if !live && !lossless {
-            // Play at the source's own rate: wait until this frame's time has come.
-            let (wall0, time0) = *paced_from.get_or_insert((captured_at, time));
-            let due = wall0 + time.saturating_sub(time0);
+        if let Some(media) = media.filter(|_| !lossless) {
+            // Play at the source's own rate: wait until this frame's media time has come.
+            let (wall0, media0) = *paced_from.get_or_insert((Instant::now(), media));
+            let due = wall0 + media.saturating_sub(media0);
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
         }
+        let captured_at = Instant::now();
+        let time = timeline.stamp(if at_capture { None } else { media }, captured_at);
         let decode = source.decode_time();
-        let frame = Frame { seq, image: Arc::new(image), captured_at: Instant::now(), time, decode };
+        let frame = Frame { seq, image: Arc::new(image), captured_at, time, decode };
         seq += 1;
         captured.fetch_add(1, Ordering::Relaxed);
         let delivered = if lossless { tx.send_lossless(frame) } else { tx.send(frame) };
@@ -371,6 +389,19 @@ mod tests {
         let mut live = Timeline::new(start);
         assert_eq!(live.stamp(None, start + ms(40)), ms(0));
         assert_eq!(live.stamp(None, start + ms(73)), ms(33));
+    }
+
+    #[test]
+    fn which_sources_are_stamped_at_capture() {
+        let demo = Spec::parse("demo", &CameraRequest::default(), None).unwrap();
+        assert!(demo.stamped_at_capture(false), "the demo in the window, like a camera");
+        assert!(!demo.stamped_at_capture(true), "the demo headless: its own clock");
+        let camera_like = Spec::parse("demo?camera", &CameraRequest::default(), None).unwrap();
+        assert!(camera_like.stamped_at_capture(true));
+        let video = Spec::Video("clip.mp4".into());
+        assert!(!video.stamped_at_capture(false) && !video.stamped_at_capture(true), "files: media time");
+        let camera = Spec::Camera { name: "0".into(), request: CameraRequest::default() };
+        assert!(camera.stamped_at_capture(true));
     }
 
     #[test]
