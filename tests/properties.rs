@@ -27,6 +27,8 @@ fn select_all(raw: Vec<Detection>, frame: (u32, u32), rule: LetterboxRule, t: &T
         frame_h: frame.1,
         needs_nms: true,
         limits: Some(Limits { pre_nms_top_k: 1024, max_det: 300 }),
+        passes: 1,
+        cut: Vec::new(),
     };
     c.select(t)
 }

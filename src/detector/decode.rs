@@ -75,8 +75,13 @@ pub fn ultralytics(out0: &[f32], channels: usize, anchors: usize, conf: f32, out
 /// YOLO-NAS export with embedded NMS, flat format: rows `[batch, x1, y1, x2, y2, score, class]`.
 /// Only image 0 of the batch is read. Returns the number dropped.
 pub fn yolo_nas_flat(rows: &[f32], classes: usize, conf: f32, out: &mut Vec<Detection>) -> usize {
+    yolo_nas_flat_image(rows, 0, classes, conf, out)
+}
+
+/// [`yolo_nas_flat`] for image `image` of a batch.
+pub fn yolo_nas_flat_image(rows: &[f32], image: usize, classes: usize, conf: f32, out: &mut Vec<Detection>) -> usize {
     rows.chunks_exact(7)
-        .filter(|r| r[0] == 0.0)
+        .filter(|r| r[0] == image as f32)
         .map(|r| push_checked([r[1], r[2], r[3], r[4]], r[5], r[6], classes, conf, out))
         .sum()
 }

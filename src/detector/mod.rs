@@ -3,9 +3,11 @@
 pub mod decode;
 pub mod labels;
 pub mod nms;
+pub mod passes;
 pub mod preprocess;
 pub mod provider;
 pub mod signature;
+pub mod tiles;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -80,12 +82,19 @@ pub struct Candidates {
     /// False for exports with NMS inside the graph.
     pub needs_nms: bool,
     pub limits: Option<Limits>,
+    /// Passes the candidates come from (full frame, tiles, zoom region); more than one: merged by select.
+    pub passes: usize,
+    /// With several passes: whether `dets[i]` was cut at a crop's inner edge ([`tiles::is_cut`]).
+    pub cut: Vec<bool>,
 }
 
 impl Candidates {
     /// Detections for thresholds at or above the floor the candidates were made with: filter by score,
     /// keep the top-k, class-aware NMS, clip to the frame.
     pub fn select(&self, t: &Thresholds) -> Vec<Detection> {
+        if self.passes > 1 {
+            return self.select_merged(t);
+        }
         let limits = self.limits.unwrap_or(Limits { pre_nms_top_k: usize::MAX, max_det: usize::MAX });
         let above: Vec<Detection> =
             self.dets.iter().filter(|d| d.score > t.conf).take(limits.pre_nms_top_k).copied().collect();
@@ -95,6 +104,20 @@ impl Candidates {
         } else {
             kept.extend(above.into_iter().take(limits.max_det));
         }
+        for d in &mut kept {
+            d.bbox = preprocess::clip_box(d.bbox, self.frame_w, self.frame_h);
+        }
+        kept
+    }
+
+    /// Candidates from several passes: filter by score, then the tile merge ([`tiles::merge`]) with the IoU
+    /// threshold, clip to the frame.
+    fn select_merged(&self, t: &Thresholds) -> Vec<Detection> {
+        let max_det = self.limits.map_or(usize::MAX, |l| l.max_det);
+        let (above, cut): (Vec<Detection>, Vec<bool>) =
+            self.dets.iter().zip(&self.cut).filter(|(d, _)| d.score > t.conf).map(|(d, c)| (*d, *c)).unzip();
+        let mut kept = Vec::new();
+        tiles::merge(&above, &cut, t.iou, max_det, &mut kept);
         for d in &mut kept {
             d.bbox = preprocess::clip_box(d.bbox, self.frame_w, self.frame_h);
         }
@@ -223,6 +246,8 @@ pub struct Detector {
     raw: Vec<Detection>,
     /// Implausible boxes the decoder dropped this run (warned about once, naming the model).
     pub dropped_boxes: u64,
+    /// Buffers of tiled runs ([`passes`]).
+    tiled: passes::PassScratch,
 }
 
 fn port(name: &str, ty: &ValueType) -> Port {
@@ -350,7 +375,16 @@ impl Detector {
         };
         // Spinning is chosen when the cores are free for inference; then the letterbox may use both too.
         let pre = Preprocessor::new(spin != Spin::Off);
-        Ok(Detector { session, info, class_filter: None, pre, input_name, raw: Vec::new(), dropped_boxes: 0 })
+        Ok(Detector {
+            session,
+            info,
+            class_filter: None,
+            pre,
+            input_name,
+            raw: Vec::new(),
+            dropped_boxes: 0,
+            tiled: Default::default(),
+        })
     }
 
     /// The family's reference post-processing limits; `None` for embedded-NMS graphs.
@@ -416,6 +450,8 @@ impl Detector {
             frame_h: lb.frame_h,
             needs_nms: !self.info.family.has_embedded_nms(),
             limits: Some(limits),
+            passes: 1,
+            cut: Vec::new(),
         }
     }
 }
@@ -490,6 +526,8 @@ mod tests {
             frame_h: 100,
             needs_nms: true,
             limits: Some(Limits { pre_nms_top_k: 1024, max_det: 300 }),
+            passes: 1,
+            cut: Vec::new(),
         };
         let got = cands.select(&Thresholds { conf: 0.25, iou: 0.7 });
         assert_eq!(got, vec![det(0, 0.9, [0.0, 0.0, 50.0, 50.0]), det(1, 0.5, [60.0, 60.0, 100.0, 80.0])]);
