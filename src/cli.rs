@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::detector::provider::Device;
+use crate::detector::tiles::{Region, Tiling};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -70,6 +71,15 @@ pub struct ModelArgs {
     /// ONNX Runtime library (default: $ORT_DYLIB_PATH, else the one `make setup` installs in .venv)
     #[arg(long, global = true, value_name = "FILE")]
     pub ort_lib: Option<PathBuf>,
+    /// Small objects: also run tiles of the frame at native resolution and merge them with the full frame.
+    /// `auto`: tiles of the model's input size overlapping by 20 % or more (none on frames smaller than
+    /// one); `CxR`: a fixed grid, e.g. 3x2; `off`
+    #[arg(long, global = true, default_value = "off", value_name = "auto|CxR|off")]
+    pub tiles: Tiling,
+    /// Zoom region x1,y1,x2,y2 (frame pixels): also run that part of the frame at native resolution (tiled
+    /// when larger than the model's input); replaces --tiles while set
+    #[arg(long, global = true, value_name = "X1,Y1,X2,Y2")]
+    pub region: Option<Region>,
 }
 
 #[derive(Args, Debug, Clone)]

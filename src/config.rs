@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use crate::cli::{self, Cli};
+use crate::detector::tiles::PassSettings;
 use crate::detector::{LoadOptions, Thresholds};
 use crate::messages;
 use crate::record::naming::RecordTarget;
@@ -50,6 +51,8 @@ pub struct ModelConfig {
     /// `--classes`, checked for form here and against the model's labels once it has loaded.
     pub classes: Option<ClassSpec>,
     pub thresholds: Thresholds,
+    /// `--tiles` and `--region`: the passes run on each frame besides the full frame.
+    pub passes: PassSettings,
 }
 
 #[derive(Debug)]
@@ -226,7 +229,7 @@ fn model_config(m: &cli::ModelArgs) -> anyhow::Result<ModelConfig> {
         _ => bail!("--model is given {} times; only `nasview bench` compares several models", m.model.len()),
     };
     let classes = m.classes.as_deref().map(ClassSpec::parse).transpose()?;
-    Ok(ModelConfig { path, load, classes, thresholds })
+    Ok(ModelConfig { path, load, classes, thresholds, passes: PassSettings { tiling: m.tiles, region: m.region } })
 }
 
 fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveConfig> {

@@ -18,7 +18,8 @@ fn fast_source_slow_inference_keeps_only_the_newest_frame() {
     let spec = Spec::parse("demo", &CameraRequest::default(), Some(500)).unwrap();
     let load = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None, spin: None };
     let thresholds = Thresholds { conf: 0.25, iou: 0.7 };
-    let model = ModelConfig { path: model("yolov12n_int8.onnx"), load, classes: None, thresholds };
+    let model =
+        ModelConfig { path: model("yolov12n_int8.onnx"), load, classes: None, thresholds, passes: Default::default() };
     let cfg = PipelineConfig { model, settings: InferenceSettings { floor: 0.05 }, lossless: false };
     let pipeline = Pipeline::start(spec, cfg).unwrap();
     let mut last_seq = None;

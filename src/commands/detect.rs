@@ -54,7 +54,7 @@ pub fn run(cfg: &DetectConfig) -> anyhow::Result<u8> {
                 continue;
             }
         };
-        let (cands, times) = detector.detect(&img, t.conf)?;
+        let (cands, times) = detector.detect_tiled(&img, &cfg.model.passes, t.conf)?;
         let scene = Scene::new(cands.select(t));
         let dets = &scene.detections;
         tracing::debug!(?times, "{}", path.display());
@@ -74,9 +74,10 @@ pub fn run(cfg: &DetectConfig) -> anyhow::Result<u8> {
                 .iter()
                 .map(|d| format!("{} {:.2}", labels::name(&detector.info.labels, d.class_id), d.score))
                 .collect();
+            let passes = if cands.passes > 1 { format!(" ({} passes)", cands.passes) } else { String::new() };
             writeln!(
                 out,
-                "{}: {}x{}, {} in {:.1} ms: {}",
+                "{}: {}x{}, {} in {:.1} ms{passes}: {}",
                 path.display(),
                 img.width(),
                 img.height(),

@@ -20,8 +20,9 @@ pub const MIN_OVERLAP: f32 = 0.2;
 /// Largest `CxR` grid side: 8x8 is 65 inferences a frame, already far past any live use.
 pub const MAX_GRID: u32 = 8;
 
-/// A smaller box lying this much inside a larger one of its class (intersection over the smaller area)
-/// is the same object, when the smaller one was cut at a tile's edge.
+/// A smaller box lying this much inside a larger one of its class (intersection over the smaller area) is
+/// the same object: mostly a part a tile saw of what the full frame saw whole. (Two objects of one class,
+/// one in front of the other, also become one box while tiles are on: the price of no duplicates.)
 pub const INSIDE: f32 = 0.8;
 
 /// A box side within this many frame pixels of a crop's inner edge was cut there.
@@ -206,7 +207,6 @@ pub fn is_cut(bbox: &[f32; 4], pass: &Rect, frame_w: u32, frame_h: u32) -> bool 
 pub fn inside_ratio(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
     let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
     let smaller = area(a).min(area(b));
     if smaller > 0.0 {
         w * h / smaller
@@ -223,11 +223,10 @@ fn union(a: &[f32; 4], b: &[f32; 4]) -> [f32; 4] {
     [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]
 }
 
-/// Whether two boxes of one class are the same object: IoU above `iou_threshold`, or the smaller one was
-/// cut at a tile's edge and lies [`INSIDE`] the larger.
-fn same_object(a: &[f32; 4], a_cut: bool, b: &[f32; 4], b_cut: bool, iou_threshold: f32) -> bool {
-    let smaller_cut = if area(a) <= area(b) { a_cut } else { b_cut };
-    iou(a, b) > iou_threshold || (smaller_cut && inside_ratio(a, b) >= INSIDE)
+/// Whether two boxes of one class are the same object: IoU above `iou_threshold`, or the smaller one lies
+/// [`INSIDE`] the larger (a tile saw part of what the full frame or another tile saw whole).
+fn same_object(a: &[f32; 4], b: &[f32; 4], iou_threshold: f32) -> bool {
+    iou(a, b) > iou_threshold || inside_ratio(a, b) >= INSIDE
 }
 
 /// Boxes from several passes, best score first (`cut[i]` from [`is_cut`]), merged class by class: a box
@@ -241,9 +240,10 @@ pub fn merge(dets: &[Detection], cut: &[bool], iou_threshold: f32, max_keep: usi
     let mut matches: Vec<usize> = Vec::new();
     for (d, &d_cut) in dets.iter().zip(cut) {
         matches.clear();
-        matches.extend((0..out.len()).filter(|&i| {
-            out[i].class_id == d.class_id && same_object(&out[i].bbox, out_cut[i], &d.bbox, d_cut, iou_threshold)
-        }));
+        matches.extend(
+            (0..out.len())
+                .filter(|&i| out[i].class_id == d.class_id && same_object(&out[i].bbox, &d.bbox, iou_threshold)),
+        );
         let Some((&first, rest)) = matches.split_first() else {
             if out.len() < max_keep {
                 out.push(*d);
@@ -389,9 +389,13 @@ mod tests {
         merge(&[half, whole], &[true, false], 0.7, 300, &mut out);
         // One box: the best score, the union of both extents.
         assert_eq!(out, vec![det(0, 0.9, [104.0, 50.0, 301.0, 400.0])]);
-        // Without the cut flag the half is a separate (smaller) object standing in front: both stay.
+        // A box inside another that was not cut is merged too, but lends nothing: the best box as it is.
         merge(&[half, whole], &[false, false], 0.7, 300, &mut out);
-        assert_eq!(out.len(), 2);
+        assert_eq!(out, vec![half]);
+        // Under 80 % inside and IoU not above the threshold: two objects.
+        let beside = det(0, 0.5, [250.0, 50.0, 450.0, 400.0]);
+        merge(&[half, beside], &[true, false], 0.7, 300, &mut out);
+        assert_eq!(out, vec![half, beside]);
     }
 
     #[test]

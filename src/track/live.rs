@@ -207,6 +207,8 @@ mod tests {
             frame_h: 100,
             needs_nms: true,
             limits: Some(Limits { pre_nms_top_k: 1024, max_det: 300 }),
+            passes: 1,
+            cut: Vec::new(),
         }
     }
 
