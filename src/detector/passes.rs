@@ -197,7 +197,7 @@ fn crop(frame: &RgbImage, pass: &Rect) -> RgbImage {
 
 /// Image `b` of `n` in an output whose first dimension is the batch; checked against the data's length.
 fn image_of<T>(data: &[T], b: usize, n: usize) -> anyhow::Result<&[T]> {
-    if n == 0 || b >= n || data.len() % n != 0 {
+    if n == 0 || b >= n || !data.len().is_multiple_of(n) {
         bail!("an output of {} values does not split into {n} images", data.len());
     }
     let per = data.len() / n;
