@@ -64,9 +64,11 @@ fn detect_json(paths: &[PathBuf], extra: &[&str]) -> Vec<Vec<Found>> {
     lines
 }
 
+/// Where a photo went in a mosaic: (photo index, x scale, y scale, x offset, y offset).
+type Placed = (usize, f32, f32, f32, f32);
+
 /// Mosaic `k`: cell `i` holds photo `(i + k) % 9`, shrunk whole (aspect kept) and centred on grey.
-/// Returns the mosaic and, per cell, the photo and where it went: (index, x scale, y scale, x, y).
-fn mosaic(k: usize, photos: &[RgbImage]) -> (RgbImage, Vec<(usize, f32, f32, f32, f32)>) {
+fn mosaic(k: usize, photos: &[RgbImage]) -> (RgbImage, Vec<Placed>) {
     let (cw, ch) = (MOSAIC.0 / GRID.0, MOSAIC.1 / GRID.1);
     let mut img = RgbImage::from_pixel(MOSAIC.0, MOSAIC.1, Rgb([128, 128, 128]));
     let mut placed = Vec::new();
