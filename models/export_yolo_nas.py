@@ -78,6 +78,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-dets", type=int, default=300, help="max detections per image in --nms exports (300)")
     p.add_argument("--pre-nms", type=int, default=1000,
                    help="anchors kept (by best class score) before the embedded NMS (super-gradients' default 1000)")
+    p.add_argument("--dynamic-batch", action="store_true",
+                   help="raw format only: a dynamic batch dimension, so nasview runs tiles as one batch "
+                        "(outputs named boxes and scores)")
     p.add_argument("--input-size", default="640", metavar="N|WxH",
                    help="input size: N (square) or WxH, e.g. 640x384 for 16:9 frames; multiples of 32 (640)")
     p.add_argument("--num-classes", type=int, default=80, help="number of classes of the weights (80 = COCO)")
@@ -90,6 +93,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(str(exc))
     if args.num_classes != 80 and not args.names:
         p.error("--names FILE is required when --num-classes is not 80")
+    if args.dynamic_batch and args.nms:
+        p.error("--dynamic-batch is for the raw format (the embedded NMS is exported for one image)")
     if args.pretrained and args.num_classes != 80:
         p.error("--pretrained coco has 80 classes")
     return args
@@ -220,8 +225,14 @@ def export(model, args, path: str) -> None:
 
     size = (args.input_wh[1], args.input_wh[0])  # super-gradients takes (rows, cols)
     if args.nms is None:
+        kwargs = {}
+        if args.dynamic_batch:
+            # torch traces the batch size into every reshape unless it is declared dynamic.
+            names = ["boxes", "scores"]
+            axes = {name: {0: "batch"} for name in ["input", *names]}
+            kwargs["onnx_export_kwargs"] = {"output_names": names, "dynamic_axes": axes}
         model.export(path, preprocessing=False, postprocessing=False, input_image_shape=size,
-                     engine=ExportTargetBackend.ONNXRUNTIME)
+                     engine=ExportTargetBackend.ONNXRUNTIME, **kwargs)
     else:
         fmt = DetectionOutputFormatMode.FLAT_FORMAT if args.nms == "flat" else DetectionOutputFormatMode.BATCH_FORMAT
         model.export(

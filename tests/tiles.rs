@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 
 use image::{imageops, Rgb, RgbImage};
 use nasview::detector::nms::iou;
-use nasview::detector::tiles::inside_ratio;
+use nasview::detector::provider::Device;
+use nasview::detector::tiles::{inside_ratio, PassSettings, Tiling};
+use nasview::detector::{Detector, LoadOptions, Thresholds};
 
-use crate::common::{model, nasview, photo, scratch};
+use crate::common::{data, model, nasview, photo, scratch};
 
 const PHOTOS: [&str; 9] = [
     "astronaut.png",
@@ -181,4 +183,38 @@ fn tiles_find_three_times_more_small_objects_without_duplicates() {
         let d = duplicates(o);
         assert!(d.is_empty(), "{}: one object boxed twice: {d:?}", file.display());
     }
+}
+
+#[test]
+fn tiles_run_as_one_batch_when_the_batch_is_dynamic() {
+    // The YOLO-NAS S fixture exported with a dynamic batch (models/export_yolo_nas.py --dynamic-batch);
+    // the other exports fix it to 1 and run their tiles one after another.
+    nasview::runtime::init(None).expect("ONNX Runtime from `make setup`");
+    let opts = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None };
+    let mut batched = Detector::load(&data("yolo_nas_s_fixture_dynbatch_int8.onnx"), &opts).unwrap();
+    assert!(batched.batch_dynamic() && batched.batches());
+    let fixed = Detector::load(&data("yolo_nas_s_fixture_int8.onnx"), &opts).unwrap();
+    assert!(!fixed.batch_dynamic() && !fixed.batches());
+
+    let photos: Vec<RgbImage> = PHOTOS.iter().map(|p| image::open(photo(p)).unwrap().to_rgb8()).collect();
+    let (img, _) = mosaic(0, &photos);
+    let auto = PassSettings { tiling: Tiling::Auto, region: None };
+    let t = Thresholds { conf: 0.25, iou: 0.7 };
+    let (cands, _) = batched.detect_tiled(&img, &auto, 0.05).unwrap();
+    assert_eq!(cands.passes, 9, "1920x1080: the full frame and 4x2 tiles");
+    batched.set_batching(false);
+    assert!(!batched.batches());
+    let (one_by_one, _) = batched.detect_tiled(&img, &auto, 0.05).unwrap();
+    // One run of nine images or nine runs of one: the same candidates, the same detections.
+    assert_eq!(cands.dets.len(), one_by_one.dets.len());
+    for (a, b) in cands.dets.iter().zip(&one_by_one.dets) {
+        assert_eq!(a.class_id, b.class_id);
+        assert!(
+            (a.score - b.score).abs() < 1e-4 && (0..4).all(|i| (a.bbox[i] - b.bbox[i]).abs() < 0.01),
+            "{a:?} {b:?}"
+        );
+    }
+    let dets = cands.select(&t);
+    assert!(!dets.is_empty(), "the fixture finds the photos it memorised");
+    assert_eq!(dets.len(), one_by_one.select(&t).len());
 }

@@ -14,17 +14,18 @@ use super::signature::Family;
 use super::tiles::{self, PassSettings, Rect};
 use super::{decode, Candidates, Detection, Detector, StageTimes};
 
-/// Most crops stacked into one run: bounds the input tensor (8 x 3 x 640 x 640 floats, 39 MB).
-pub const MAX_BATCH: usize = 8;
+/// Most crops stacked into one run: a 1080p frame's full frame and eight tiles, while the input tensor
+/// stays bounded (9 x 3 x 640 x 640 floats, 44 MB) whatever the frame size.
+pub const MAX_BATCH: usize = 9;
 
 /// Buffers of the batched runs, reused from frame to frame.
 #[derive(Default)]
 pub struct PassScratch {
     batch_f32: Vec<f32>,
     batch_u8: Vec<u8>,
-    /// A batched run failed once: the export declares a dynamic batch but cannot run one (a reshape
-    /// baked to batch 1); the crops then run one after another.
-    batch_failed: bool,
+    /// Crops run one after another even though the model could batch them: asked for (bench compares), or
+    /// a batched run failed (an export declaring a dynamic batch with a reshape baked to batch 1).
+    batch_off: bool,
 }
 
 impl Detector {
@@ -36,7 +37,12 @@ impl Detector {
 
     /// Whether several crops go through the model in one run.
     pub fn batches(&self) -> bool {
-        self.batch_dynamic() && !self.tiled.batch_failed
+        self.batch_dynamic() && !self.tiled.batch_off
+    }
+
+    /// Runs crops one after another even when the model could batch them (to measure what batching gains).
+    pub fn set_batching(&mut self, on: bool) {
+        self.tiled.batch_off = !on;
     }
 
     /// Runs the passes `settings` gives for this frame ([`tiles::plan`]): candidates above `floor`, in frame
@@ -63,8 +69,9 @@ impl Detector {
     ) -> anyhow::Result<(Candidates, StageTimes)> {
         let mut times = StageTimes::default();
         let mut per_pass: Vec<Candidates> = Vec::with_capacity(passes.len());
-        let group = if self.batches() { MAX_BATCH } else { 1 };
-        for chunk in passes.chunks(group) {
+        // Runs of equal size: 10 passes are two runs of 5, not 9 and 1.
+        let runs = if self.batches() { passes.len().div_ceil(MAX_BATCH) } else { passes.len() };
+        for chunk in passes.chunks(passes.len().div_ceil(runs.max(1)).max(1)) {
             if chunk.len() > 1 {
                 match self.run_batch(frame, chunk, floor, &mut times) {
                     Ok(cands) => {
@@ -78,7 +85,7 @@ impl Detector {
                             self.info.file_name,
                             chunk.len()
                         );
-                        self.tiled.batch_failed = true;
+                        self.tiled.batch_off = true;
                     }
                 }
             }
