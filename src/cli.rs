@@ -14,7 +14,7 @@ use crate::detector::tiles::{Region, Tiling};
     about = "Live object detection with quantized YOLO-NAS (and YOLOv8-v12) on a webcam, video or images",
     after_help = "Without a command, nasview opens the live window on --source (camera 0 by default).\n\
                   Keys: Up/Down conf, Left/Right IoU, Space pause, R record, S snapshot, T tracking, Y trails,\n\
-                  L + mouse drag counting line, C reset counts, H help, Q/Esc quit."
+                  L + mouse drag counting line, C reset counts, G tiles, Z + mouse drag zoom region, H help, Q/Esc quit."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -9,6 +9,7 @@ use anyhow::{anyhow, Context};
 
 use crate::channel::{newest, NewestReceiver, NewestSender};
 use crate::config::ModelConfig;
+use crate::detector::tiles::PassSettings;
 use crate::detector::{Candidates, Detector, ModelInfo, StageTimes};
 use crate::source::{capture_loop, Frame, SharedState, Spec};
 
@@ -44,6 +45,8 @@ pub struct Stats {
 pub struct InferenceSettings {
     /// Candidates are kept above this confidence so the slider can move without a new inference.
     pub floor: f32,
+    /// Tiles and zoom region: the passes besides the full frame (`G` and `Z` in the window).
+    pub passes: PassSettings,
 }
 
 /// The one copy of the settings, shared by the consumer (writes) and the inference thread (reads).
@@ -141,7 +144,7 @@ impl Pipeline {
     /// A pipeline without threads, fed through `results` by the test: the consumer loop tested on its own.
     #[cfg(test)]
     pub(crate) fn without_threads(results: NewestReceiver<Processed>, info: ModelInfo) -> Pipeline {
-        let settings = SettingsHandle::new(InferenceSettings { floor: 0.05 });
+        let settings = SettingsHandle::new(InferenceSettings { floor: 0.05, passes: Default::default() });
         Pipeline {
             results,
             stats: Arc::default(),
@@ -216,7 +219,7 @@ fn inference_loop(
     while let Some(frame) = frames.recv() {
         let newest_seq_at_pickup = stats.captured.load(Ordering::Relaxed).saturating_sub(1);
         let settings = settings.get();
-        let (candidates, times) = detector.detect(&frame.image, settings.floor)?;
+        let (candidates, times) = detector.detect_tiled(&frame.image, &settings.passes, settings.floor)?;
         tracing::trace!(seq = frame.seq, ?times, "inference");
         stats.processed.fetch_add(1, Ordering::Relaxed);
         let p = Processed { frame, candidates, times, newest_seq_at_pickup, settings };

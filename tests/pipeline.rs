@@ -20,7 +20,11 @@ fn fast_source_slow_inference_keeps_only_the_newest_frame() {
     let thresholds = Thresholds { conf: 0.25, iou: 0.7 };
     let model =
         ModelConfig { path: model("yolov12n_int8.onnx"), load, classes: None, thresholds, passes: Default::default() };
-    let cfg = PipelineConfig { model, settings: InferenceSettings { floor: 0.05 }, lossless: false };
+    let cfg = PipelineConfig {
+        model,
+        settings: InferenceSettings { floor: 0.05, passes: Default::default() },
+        lossless: false,
+    };
     let pipeline = Pipeline::start(spec, cfg).unwrap();
     let mut last_seq = None;
     for _ in 0..8 {

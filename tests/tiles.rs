@@ -190,7 +190,7 @@ fn tiles_run_as_one_batch_when_the_batch_is_dynamic() {
     // The YOLO-NAS S fixture exported with a dynamic batch (models/export_yolo_nas.py --dynamic-batch);
     // the other exports fix it to 1 and run their tiles one after another.
     nasview::runtime::init(None).expect("ONNX Runtime from `make setup`");
-    let opts = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None };
+    let opts = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None, spin: None };
     let mut batched = Detector::load(&data("yolo_nas_s_fixture_dynbatch_int8.onnx"), &opts).unwrap();
     assert!(batched.batch_dynamic() && batched.batches());
     let fixed = Detector::load(&data("yolo_nas_s_fixture_int8.onnx"), &opts).unwrap();

@@ -40,15 +40,15 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     // Candidates are kept down to the slider's minimum, so it moves without a new inference.
     let floor = CONF_FLOOR.min(thresholds.conf);
     let lossless = cfg.headless && cfg.source.every_frame_matters();
+    let settings = InferenceSettings { floor, passes: cfg.model.passes };
     let model = ModelConfig { load: cfg.model.load.spinning_or(SPIN), ..cfg.model };
-    let pipeline =
-        Pipeline::start(cfg.source, PipelineConfig { model, settings: InferenceSettings { floor }, lossless })?;
+    let pipeline = Pipeline::start(cfg.source, PipelineConfig { model, settings: settings.clone(), lossless })?;
     messages::note(&pipeline.info.summary());
     messages::note(&format!("source {}", pipeline.source_desc));
     let mut presenter: Box<dyn Presenter> = if cfg.headless {
         Box::new(Headless)
     } else {
-        Box::new(WindowPresenter::open(pipeline.info.labels.clone(), &thresholds, floor)?)
+        Box::new(WindowPresenter::open(pipeline.info.labels.clone(), &thresholds, floor)?.with_inference(settings))
     };
     let out_cfg = OutputConfig {
         record: cfg.record,

@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use crossbeam_channel::RecvTimeoutError;
 
-use self::stats::{HudStats, Rates};
+use self::stats::{HudStats, PassesHud, Rates};
+use crate::detector::tiles::Tiling;
 use crate::detector::Thresholds;
 use crate::messages;
 use crate::outputs::Outputs;
@@ -163,6 +164,7 @@ impl<'a> Consumer<'a> {
         }
         let view = FrameView { processed, scene, thresholds: self.thresholds.clone(), latency };
         log_view(&view, false);
+        log_passes(&view);
         view
     }
 
@@ -329,8 +331,47 @@ impl<'a> Consumer<'a> {
             steps: self.steps.iter().flat_map(|s| s.hud_lines()).collect(),
             warnings,
             recording_seconds: self.outputs.recording_seconds(),
+            passes: view.and_then(|v| passes_hud(&v.processed)),
         }
     }
+}
+
+/// The HUD's tiles line for a frame, when it ran with tiles or a zoom region.
+fn passes_hud(p: &Processed) -> Option<PassesHud> {
+    let s = &p.settings.passes;
+    let what = match (s.region.and_then(|r| r.in_frame(p.frame.image.width(), p.frame.image.height())), s.tiling) {
+        (Some(r), _) => format!("zoom region {}x{}", r.w, r.h),
+        (None, Tiling::Off) => return None,
+        (None, t) => format!("tiles {t}"),
+    };
+    let t = &p.times;
+    Some(PassesHud {
+        what,
+        crops: p.candidates.passes.saturating_sub(1),
+        frame: t.preprocess + t.inference + t.postprocess,
+    })
+}
+
+/// Tiled frames, for NASVIEW_LOG=info (the window test reads these lines): passes run, and how many of the
+/// detections shown have their centre inside the zoom region.
+fn log_passes(v: &FrameView) {
+    let p = &v.processed;
+    if p.candidates.passes <= 1 {
+        return;
+    }
+    let (w, h) = p.frame.image.dimensions();
+    let region = p.settings.passes.region.and_then(|r| r.in_frame(w, h));
+    let inside = region.map_or(0, |r| {
+        v.scene
+            .detections
+            .iter()
+            .filter(|d| {
+                let (cx, cy) = ((d.bbox[0] + d.bbox[2]) / 2.0, (d.bbox[1] + d.bbox[3]) / 2.0);
+                (r.x as f32..r.right() as f32).contains(&cx) && (r.y as f32..r.bottom() as f32).contains(&cy)
+            })
+            .count()
+    });
+    tracing::info!("passes frame={} passes={} region={region:?} inside={inside}", p.frame.seq, p.candidates.passes);
 }
 
 /// What is on screen, for NASVIEW_LOG=info (the window test reads these lines).
@@ -395,10 +436,12 @@ mod tests {
                 frame_h: 48,
                 needs_nms: true,
                 limits: None,
+                passes: 1,
+                cut: Vec::new(),
             },
             times: StageTimes::default(),
             newest_seq_at_pickup: seq,
-            settings: InferenceSettings { floor: 0.05 },
+            settings: InferenceSettings { floor: 0.05, passes: Default::default() },
         }
     }
 

@@ -39,6 +39,19 @@ pub struct HudStats {
     pub warnings: Vec<String>,
     /// Seconds into the recording in progress (the REC badge).
     pub recording_seconds: Option<u64>,
+    /// Tiles or a zoom region in use on the frame shown.
+    pub passes: Option<PassesHud>,
+}
+
+/// The tiled inference of the frame shown: what ran besides the full frame, and what it cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PassesHud {
+    /// `tiles auto`, `tiles 3x2`, `zoom region 400x300`.
+    pub what: String,
+    /// Crops run besides the full frame.
+    pub crops: usize,
+    /// The frame's inference time, every pass included (pre + infer + post).
+    pub frame: Duration,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -62,6 +75,12 @@ pub fn hud_lines(s: &HudStats) -> Vec<(String, Tone)> {
                 ms(t.postprocess),
                 s.objects
             ),
+            Tone::Text,
+        ));
+    }
+    if let Some(p) = &s.passes {
+        lines.push((
+            format!("{}: {} crops + full frame   {:.0} ms per frame", p.what, p.crops, ms(p.frame)),
             Tone::Text,
         ));
     }
@@ -143,6 +162,7 @@ mod tests {
             steps: vec!["track 0.05 ms   now: person 1   seen: person 2".into()],
             warnings: vec!["source ended".into()],
             recording_seconds: Some(3),
+            passes: None,
         };
         let lines = hud_lines(&stats);
         let text: Vec<&str> = lines.iter().map(|(t, _)| t.as_str()).collect();
@@ -163,11 +183,15 @@ mod tests {
         // Before the first frame: no stage line.
         assert_eq!(hud_lines(&HudStats::default()).len(), 5);
         // A camera frame's decode is a stage of its own.
-        let camera = HudStats { decode: Some(Duration::from_micros(8400)), ..stats };
+        let camera = HudStats { decode: Some(Duration::from_micros(8400)), ..stats.clone() };
         assert_eq!(
             hud_lines(&camera)[1].0,
             "decode 8.4 + pre 3.0 + infer 52.0 + post 1.0 ms   latency 81 ms   2 objects"
         );
+        // Tiles: their count and the whole frame's inference time, under the stage line.
+        let passes = PassesHud { what: "tiles auto".into(), crops: 8, frame: ms(412) };
+        let tiled = HudStats { passes: Some(passes), ..stats };
+        assert_eq!(hud_lines(&tiled)[2].0, "tiles auto: 8 crops + full frame   412 ms per frame");
     }
 
     #[test]

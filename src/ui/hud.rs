@@ -16,6 +16,8 @@ pub const REC_RED: Rgb<u8> = Rgb([235, 30, 30]);
 pub const TRACK: Rgb<u8> = Rgb([90, 90, 90]);
 pub const FILL: Rgb<u8> = Rgb([0, 170, 255]);
 pub const KNOB: Rgb<u8> = Rgb([255, 255, 255]);
+/// The zoom region's outline (a colour no class has); the window test looks for it.
+pub const REGION: Rgb<u8> = Rgb([0, 255, 255]);
 
 /// A red dot and `REC mm:ss` at the top-right corner.
 pub fn rec_badge(img: &mut RgbImage, font: &FontRef, scale: PxScale, elapsed_s: u64) {
@@ -47,7 +49,7 @@ pub fn slider(img: &mut RgbImage, font: &FontRef, scale: PxScale, s: &Slider) {
 }
 
 /// Keys and what they do, drawn in two columns at the centre.
-pub const HELP: [(&str, &str); 12] = [
+pub const HELP: [(&str, &str); 14] = [
     ("Up / Down", "confidence +/- 0.05"),
     ("Left / Right", "IoU +/- 0.05"),
     ("mouse", "drag the sliders"),
@@ -58,6 +60,8 @@ pub const HELP: [(&str, &str); 12] = [
     ("Y", "trails on / off"),
     ("L + drag", "draw the counting line"),
     ("C", "reset the counts"),
+    ("G", "tiles on / off (small objects)"),
+    ("Z + drag", "zoom region (Z again clears it)"),
     ("H", "this help"),
     ("Q / Esc", "quit"),
 ];

@@ -1,6 +1,7 @@
 //! The window presenter (main thread): the frame the consumer loop hands over, its scene, HUD, sliders and keys.
 
 pub mod hud;
+pub mod region;
 pub mod slider;
 pub mod tracking;
 
@@ -16,9 +17,12 @@ use crate::config::{CONF_RANGE, IOU_RANGE};
 use crate::consumer::stats::{hud_lines, HudStats, Tone};
 use crate::consumer::{Action, FrameView, Presenter};
 use crate::detector::preprocess::{resize_rgb, ResizeScratch};
+use crate::detector::tiles::{Region, Tiling};
 use crate::detector::Thresholds;
 use crate::overlay::{self, Mapping};
+use crate::pipeline::InferenceSettings;
 
+use self::region::RegionTool;
 use self::slider::Slider;
 use self::tracking::LineTool;
 
@@ -75,6 +79,13 @@ pub struct WindowPresenter {
     line_tool: LineTool,
     /// Frame pixels to window pixels, as last drawn (the line tool maps the mouse back through it).
     to_window: Mapping,
+    /// The inference thread's settings as this window last sent them (tiles, zoom region).
+    inference: InferenceSettings,
+    /// What `G` turns on: `--tiles` when given, else `auto`.
+    tiles_on: Tiling,
+    region_tool: RegionTool,
+    /// Where the frame shown sits in the window, and its size: maps a drawn region into the frame.
+    frame_fit: Option<(Fit, u32, u32)>,
 }
 
 impl WindowPresenter {
@@ -104,7 +115,20 @@ impl WindowPresenter {
             shown: None,
             line_tool: LineTool::default(),
             to_window: Mapping::IDENTITY,
+            inference: InferenceSettings { floor, passes: Default::default() },
+            tiles_on: Tiling::Auto,
+            region_tool: RegionTool::Off,
+            frame_fit: None,
         })
+    }
+
+    /// The inference settings the run starts with; `G` and `Z` change them from there.
+    pub fn with_inference(mut self, settings: InferenceSettings) -> WindowPresenter {
+        if settings.passes.tiling != Tiling::Off {
+            self.tiles_on = settings.passes.tiling;
+        }
+        self.inference = settings;
+        self
     }
 
     fn thresholds(&self) -> Thresholds {
@@ -142,6 +166,10 @@ impl WindowPresenter {
                     actions.push(Action::Quit);
                     false
                 }
+                Key::G | Key::Z => {
+                    actions.extend(self.tiles_key(key));
+                    false
+                }
                 k => {
                     if let Some(action) = tracking::on_key(k, &mut self.line_tool) {
                         actions.extend(action);
@@ -154,7 +182,12 @@ impl WindowPresenter {
                 actions.push(Action::SetThresholds(self.thresholds()));
             }
         }
-        // Sliders follow the mouse; boxes change at the next refresh, also while paused.
+        // While the region tool is armed the mouse draws a region; else the sliders follow it and the boxes
+        // change at the next refresh, also while paused.
+        if self.region_tool.active() {
+            actions.extend(self.region_drag());
+            return actions;
+        }
         let mouse = self.window.get_mouse_pos(MouseMode::Discard);
         let down = self.window.get_mouse_down(MouseButton::Left);
         if self.line_tool.armed {
@@ -166,6 +199,69 @@ impl WindowPresenter {
             actions.push(Action::SetThresholds(self.thresholds()));
         }
         actions
+    }
+
+    /// `G` toggles the tiles; `Z` arms the region tool, or cancels it, or clears the region set.
+    fn tiles_key(&mut self, key: Key) -> Option<Action> {
+        self.redraw = true;
+        let passes = &mut self.inference.passes;
+        if key == Key::G {
+            passes.tiling = if passes.tiling == Tiling::Off { self.tiles_on } else { Tiling::Off };
+        } else if self.region_tool.active() {
+            self.region_tool = RegionTool::Off;
+            return None;
+        } else if passes.region.is_some() {
+            passes.region = None;
+        } else {
+            self.region_tool = RegionTool::Armed;
+            return None;
+        }
+        tracing::info!("inference tiles={} region={:?}", passes.tiling, passes.region);
+        Some(Action::SetInference(self.inference.clone()))
+    }
+
+    /// A mouse sample for the region tool; a finished drag becomes the zoom region, in frame pixels.
+    fn region_drag(&mut self) -> Option<Action> {
+        let mouse = self.window.get_mouse_pos(MouseMode::Clamp);
+        let down = self.window.get_mouse_down(MouseButton::Left);
+        let before = self.region_tool;
+        let corners = self.region_tool.update(mouse, down);
+        self.redraw |= self.region_tool != before;
+        let [a, b] = corners?;
+        let (f, fw, fh) = self.frame_fit?;
+        let to_frame = |(x, y): (f32, f32)| ((x - f.x as f32) / f.scale, (y - f.y as f32) / f.scale);
+        let (a, b) = (to_frame(a), to_frame(b));
+        let r = crate::detector::tiles::Rect::from_corners(a, b, fw, fh)?;
+        let region = Region { x1: r.x as f32, y1: r.y as f32, x2: r.right() as f32, y2: r.bottom() as f32 };
+        self.inference.passes.region = Some(region);
+        tracing::info!("inference tiles={} region={:?}", self.inference.passes.tiling, self.inference.passes.region);
+        Some(Action::SetInference(self.inference.clone()))
+    }
+
+    /// The region being drawn, or the one in use, outlined over the frame; a hint while the tool is armed.
+    fn draw_region(&mut self, small: PxScale) {
+        let rect = match (self.region_tool, self.inference.passes.region, self.frame_fit) {
+            (RegionTool::Dragging { start, now }, _, _) => Some([start.0, start.1, now.0, now.1]),
+            (_, Some(r), Some((f, _, _))) => {
+                Some(Mapping { scale: f.scale, offset: (f.x as f32, f.y as f32) }.apply([r.x1, r.y1, r.x2, r.y2]))
+            }
+            _ => None,
+        };
+        if let Some([x1, y1, x2, y2]) = rect {
+            let (l, t, r, b) = (x1.min(x2), y1.min(y2), x1.max(x2), y1.max(y2));
+            for k in 0..2 {
+                let (w, h) = ((r - l) as i32 - 2 * k, (b - t) as i32 - 2 * k);
+                if w > 0 && h > 0 {
+                    let at = imageproc::rect::Rect::at(l as i32 + k, t as i32 + k).of_size(w as u32, h as u32);
+                    imageproc::drawing::draw_hollow_rect_mut(&mut self.canvas, at, hud::REGION);
+                }
+            }
+        }
+        if self.region_tool == RegionTool::Armed {
+            let hint = "drag a zoom region with the mouse (Z cancels)".to_string();
+            let x = (self.canvas.width() as f32 / 2.0 - overlay::text_width(&self.font, small, &hint) / 2.0) as i32;
+            overlay::text_box(&mut self.canvas, &self.font, small, x.max(0), 8, &[(hint, hud::REGION)]);
+        }
     }
 }
 
@@ -234,6 +330,7 @@ impl WindowPresenter {
                 &mut self.scratch,
             );
             to_window = Some(Mapping { scale: f.scale, offset: (f.x as f32, f.y as f32) });
+            self.frame_fit = Some((f, img.width(), img.height()));
         }
         let lines: Vec<(String, Rgb<u8>)> = hud_lines(hud)
             .into_iter()
@@ -247,6 +344,7 @@ impl WindowPresenter {
             self.to_window = m;
         }
         tracking::draw(&mut self.canvas, &self.line_tool, self.to_window, &self.font, small);
+        self.draw_region(small);
         if let Some(secs) = hud.recording_seconds {
             hud::rec_badge(&mut self.canvas, &self.font, small, secs);
         }
