@@ -12,7 +12,7 @@ use nasview::detector::{Detector, LoadOptions, Thresholds};
 
 use crate::common::{data, model, nasview, photo, scratch};
 
-const PHOTOS: [&str; 9] = [
+pub const PHOTOS: [&str; 9] = [
     "astronaut.png",
     "chelsea.png",
     "coffee.png",
@@ -70,7 +70,7 @@ fn detect_json(paths: &[PathBuf], extra: &[&str]) -> Vec<Vec<Found>> {
 type Placed = (usize, f32, f32, f32, f32);
 
 /// Mosaic `k`: cell `i` holds photo `(i + k) % 9`, shrunk whole (aspect kept) and centred on grey.
-fn mosaic(k: usize, photos: &[RgbImage]) -> (RgbImage, Vec<Placed>) {
+pub fn mosaic(k: usize, photos: &[RgbImage]) -> (RgbImage, Vec<Placed>) {
     let (cw, ch) = (MOSAIC.0 / GRID.0, MOSAIC.1 / GRID.1);
     let mut img = RgbImage::from_pixel(MOSAIC.0, MOSAIC.1, Rgb([128, 128, 128]));
     let mut placed = Vec::new();

@@ -373,3 +373,97 @@ fn a_video_file_plays_at_its_own_rate_in_the_window() {
     // Not faster than the file (headless would take it as fast as inference goes), nor much slower.
     assert!((2.4..4.5).contains(&played), "3 s of video played in {played:.2} s");
 }
+
+/// `Rect { x: 450, y: 240, w: 330, h: 210 }` out of a log line, as (x1, y1, x2, y2).
+fn logged_rect(line: &str) -> (f32, f32, f32, f32) {
+    let num = |key: &str| -> f32 {
+        let rest = &line[line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len()..];
+        rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    let (x, y) = (num("x: "), num("y: "));
+    (x, y, x + num("w: "), y + num("h: "))
+}
+
+#[test]
+fn zoom_region_drawn_with_z_and_the_mouse_finds_what_is_inside() {
+    let x = Xvfb::start();
+    let dir = scratch("zoom-region");
+    // A still scene: a 1920x1080 mosaic of the photos (6x6), shown over and over at 4 frames a second.
+    let photos: Vec<RgbImage> =
+        crate::tiles::PHOTOS.iter().map(|p| image::open(crate::common::photo(p)).unwrap().to_rgb8()).collect();
+    let (mosaic, _) = crate::tiles::mosaic(0, &photos);
+    let still = dir.join("mosaic.png");
+    mosaic.save(&still).unwrap();
+    let frames = dir.join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    for i in 0..400 {
+        std::os::unix::fs::symlink(&still, frames.join(format!("f{i:03}.png"))).unwrap();
+    }
+    let m = model("yolov12n_int8.onnx");
+    let (mut child, log) =
+        x.launch(&["--source", frames.to_str().unwrap(), "--fps", "4", "--model", m.to_str().unwrap()], &dir);
+    log.wait_for("view frame=", 0, Duration::from_secs(60));
+    let win = x.window();
+    let geo = x.xdotool(&["getwindowgeometry", "--shell", &win]);
+    let g = |k: &str| geo.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().parse::<u32>().unwrap();
+    let geometry = (g("X"), g("Y"), g("WIDTH"), g("HEIGHT"));
+    let fit = nasview::ui::fit(1920, 1080, geometry.2, geometry.3);
+
+    // Z, then a drag over frame pixels (480, 240)..(800, 480): a 320x240 part, zoomed 2x into the model.
+    let to_screen = |fx: f32, fy: f32| {
+        let (wx, wy) = (fx * fit.scale + fit.x as f32, fy * fit.scale + fit.y as f32);
+        ((geometry.0 as f32 + wx).round().to_string(), (geometry.1 as f32 + wy).round().to_string())
+    };
+    let ((ax, ay), (mx, my), (bx, by)) = (to_screen(480.0, 240.0), to_screen(640.0, 360.0), to_screen(800.0, 480.0));
+    let mark = log.len();
+    x.xdotool(&["key", "z"]);
+    std::thread::sleep(Duration::from_millis(300));
+    x.xdotool(&["mousemove", &ax, &ay, "mousedown", "1"]);
+    for (px, py) in [(&mx, &my), (&bx, &by)] {
+        std::thread::sleep(Duration::from_millis(150));
+        x.xdotool(&["mousemove", px, py]);
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    x.xdotool(&["mouseup", "1"]);
+    let set = log.wait_for("inference tiles=off region=Some", mark, Duration::from_secs(10));
+    // The first frame processed with the region: two passes, and what is shown inside the region.
+    let line = log.wait_for("passes=2", mark, Duration::from_secs(60));
+    let (x1, y1, x2, y2) = logged_rect(&line);
+    assert!(
+        (x1 - 480.0).abs() <= 3.0 && (y2 - 480.0).abs() <= 3.0,
+        "region {line} for a drag over 480,240..800,480 ({set})"
+    );
+    let inside: usize = field(&line, "inside");
+    std::thread::sleep(Duration::from_millis(700));
+    let shot = x.grab(geometry);
+    shot.save(dir.join("region.png")).unwrap();
+
+    // The full frame alone, headless on the same image: what it finds inside that rectangle.
+    let out = nasview(&["--source", still.to_str().unwrap(), "--headless", "--model", m.to_str().unwrap()]);
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().expect("headless output")).unwrap();
+    let before = first["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| {
+            let b: Vec<f32> = d["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+            (x1..x2).contains(&cx) && (y1..y2).contains(&cy)
+        })
+        .count();
+    assert!(inside > before, "{inside} detections inside the zoom region, {before} without it; see {}", dir.display());
+
+    // The region is outlined on screen: its colour runs along most of its perimeter.
+    let outline = count(&shot, nasview::ui::hud::REGION, (0, 0, geometry.2, geometry.3));
+    let perimeter = 2.0 * (x2 - x1 + y2 - y1) * fit.scale;
+    assert!(outline as f32 > perimeter, "{outline} region-coloured pixels for a perimeter of {perimeter:.0}");
+
+    // Z again clears it: the next frames run the full frame only.
+    let mark = log.len();
+    x.xdotool(&["key", "z"]);
+    log.wait_for("inference tiles=off region=None", mark, Duration::from_secs(10));
+    x.xdotool(&["key", "q"]);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "nasview exit {status}");
+}

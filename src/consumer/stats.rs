@@ -80,7 +80,13 @@ pub fn hud_lines(s: &HudStats) -> Vec<(String, Tone)> {
     }
     if let Some(p) = &s.passes {
         lines.push((
-            format!("{}: {} crops + full frame   {:.0} ms per frame", p.what, p.crops, ms(p.frame)),
+            format!(
+                "{}: {} crop{} + full frame   {:.0} ms per frame",
+                p.what,
+                p.crops,
+                if p.crops == 1 { "" } else { "s" },
+                ms(p.frame)
+            ),
             Tone::Text,
         ));
     }
