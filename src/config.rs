@@ -94,6 +94,8 @@ pub struct OutDir {
 #[derive(Debug)]
 pub struct BenchConfig {
     pub models: Vec<PathBuf>,
+    /// `--tiles` / `--region`: each model is measured on the full frame and, when given, with these passes.
+    pub passes: PassSettings,
     pub load: LoadOptions,
     pub thresholds: Thresholds,
     pub source: Spec,
@@ -182,6 +184,7 @@ impl Config {
                 }
                 Command::Bench(BenchConfig {
                     models,
+                    passes: PassSettings { tiling: model.tiles, region: model.region },
                     load,
                     thresholds,
                     source,

@@ -264,7 +264,8 @@ fn bench_json_has_the_documented_schema() {
     assert_eq!(models.len(), 2);
     for (m, precision) in models.iter().zip(["fp32", "int8"]) {
         let keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["model", "precision", "frames", "ms", "fps", "peak_rss_mb"]);
+        assert_eq!(keys, ["model", "precision", "passes", "frames", "ms", "fps", "peak_rss_mb"]);
+        assert_eq!(m["passes"].as_str(), Some("full frame"));
         assert_eq!((m["precision"].as_str(), m["frames"].as_u64()), (Some(precision), Some(3)));
         let stages: Vec<&str> = m["ms"].as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(stages, ["preprocess", "inference", "postprocess", "overlay", "encode"]);

@@ -7,6 +7,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use crate::config::BenchConfig;
+use crate::detector::tiles::PassSettings;
 use crate::detector::{Detector, Spin, Thresholds};
 use crate::messages;
 use crate::overlay::{self, Mapping, Scene};
@@ -39,6 +40,8 @@ pub fn summarize(samples: &[f64]) -> Summary {
 struct ModelResult {
     model: String,
     precision: String,
+    /// `full frame`, or the tiles / zoom region measured and how their crops ran.
+    passes: String,
     frames: usize,
     ms: serde_json::Map<String, serde_json::Value>,
     fps: f64,
@@ -101,6 +104,9 @@ fn load_frames(spec: &Spec, source: &str, n: usize) -> anyhow::Result<Vec<RgbIma
 
 struct Runner {
     detector: Detector,
+    passes: PassSettings,
+    /// What `passes` runs, for the table and the JSON.
+    label: String,
     /// Made for the size of the frames; made again (untimed) when a photo of another size comes.
     encoder: Option<H264Encoder>,
     annexb: Vec<u8>,
@@ -113,7 +119,7 @@ struct Runner {
 impl Runner {
     fn frame(&mut self, img: &RgbImage, t: &Thresholds, record: bool) -> anyhow::Result<()> {
         let start = Instant::now();
-        let (cands, times) = self.detector.detect(img, t.conf)?;
+        let (cands, times) = self.detector.detect_tiled(img, &self.passes, t.conf)?;
         let t_post0 = Instant::now();
         let scene = Scene::new(cands.select(t));
         let select = t_post0.elapsed();
@@ -155,6 +161,26 @@ pub fn spin() -> Spin {
     Spin::by_load(Spin::Run, Spin::Off)
 }
 
+/// What is measured per model: the full frame, and with `--tiles` / `--region` those passes too, batched and
+/// one by one when the model can batch (what batching gains). Items: (passes, label, batching).
+fn variants(batch_dynamic: bool, passes: &PassSettings) -> Vec<(PassSettings, String, bool)> {
+    let mut v = vec![(PassSettings::default(), "full frame".to_string(), true)];
+    if *passes == PassSettings::default() {
+        return v;
+    }
+    let what = match passes.region {
+        Some(r) => format!("region {},{},{},{}", r.x1, r.y1, r.x2, r.y2),
+        None => format!("tiles {}", passes.tiling),
+    };
+    if batch_dynamic {
+        v.push((*passes, format!("{what}, batched"), true));
+        v.push((*passes, format!("{what}, one by one"), false));
+    } else {
+        v.push((*passes, what, false));
+    }
+    v
+}
+
 pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
     let (models, load, t, args) = (&cfg.models, &cfg.load, &cfg.thresholds, cfg);
     if models.is_empty() {
@@ -172,16 +198,28 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
     };
     let mut runners = Vec::new();
     for m in models {
-        let detector = Detector::load(m, &load.spinning_or(spin()))?;
-        messages::note(&format!("bench: {}", detector.info.summary()));
-        runners.push(Runner {
-            detector,
-            encoder: None,
-            annexb: Vec::new(),
-            encoded: 0,
-            samples: Default::default(),
-            totals: Vec::new(),
-        });
+        let first = Detector::load(m, &load.spinning_or(spin()))?;
+        messages::note(&format!("bench: {}", first.info.summary()));
+        let batch_dynamic = first.batch_dynamic();
+        let mut first = Some(first);
+        for (passes, label, batching) in variants(batch_dynamic, &cfg.passes) {
+            // Each variant has its own session, so one's warm caches do not flatter another.
+            let mut detector = match first.take() {
+                Some(d) => d,
+                None => Detector::load(m, &load.spinning_or(spin()))?,
+            };
+            detector.set_batching(batching);
+            runners.push(Runner {
+                detector,
+                passes,
+                label,
+                encoder: None,
+                annexb: Vec::new(),
+                encoded: 0,
+                samples: Default::default(),
+                totals: Vec::new(),
+            });
+        }
     }
     // Interleaved, frame by frame, so drift of a noisy machine hits every model alike.
     for (i, img) in frames.iter().cycle().take(frames.len() + WARMUP).enumerate() {
@@ -201,6 +239,7 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
                 ModelResult {
                     model: r.detector.info.file_name.clone(),
                     precision: r.detector.info.precision.as_str().to_lowercase(),
+                    passes: r.label.clone(),
                     frames: r.totals.len(),
                     ms,
                     fps: ((1000.0 / mean_total) * 100.0).round() / 100.0,
@@ -216,27 +255,37 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
         return Ok(0);
     }
     println!("{} frames of {} ({w}x{h}), {} threads, medians (p95) in ms", frames.len(), cfg.source_name, load.threads);
-    print!("{:<32}", "model");
+    print!("{:<56}", "model");
     for s in STAGES {
         print!("{s:>18}");
     }
     println!("{:>9}", "fps");
     for (m, r) in report.models.iter().zip(&runners) {
-        print!("{:<32}", format!("{} {}", m.model, m.precision.to_uppercase()));
+        print!("{:<56}", format!("{} {}, {}", m.model, m.precision.to_uppercase(), m.passes));
         for s in &r.samples {
             let v = summarize(s);
             print!("{:>18}", format!("{:.2} ({:.2})", v.median, v.p95));
         }
         println!("{:>9.2}", m.fps);
     }
-    if let [a, b, ..] = &runners[..] {
-        let med = |r: &Runner, i: usize| summarize(&r.samples[i]).median;
+    let infer = |m: &ModelResult| m.ms.get("inference").and_then(|s| s["median"].as_f64()).unwrap_or(0.0);
+    if let [a, b, ..] = &report.models[..] {
         println!(
-            "ratio {} / {}: inference {:.2}x, end-to-end {:.2}x",
-            a.detector.info.file_name,
-            b.detector.info.file_name,
-            med(a, 1) / med(b, 1).max(1e-9),
-            report.models[1].fps / report.models[0].fps.max(1e-9)
+            "ratio {} {} / {} {}: inference {:.2}x, end-to-end {:.2}x",
+            a.model,
+            a.passes,
+            b.model,
+            b.passes,
+            infer(a) / infer(b).max(1e-9),
+            b.fps / a.fps.max(1e-9)
+        );
+    }
+    // Batched against one by one, for each model that batches.
+    for pair in report.models.windows(2).filter(|p| p[0].model == p[1].model && p[1].passes.ends_with("one by one")) {
+        println!(
+            "batching the crops of {}: inference {:.2}x faster than one by one",
+            pair[0].model,
+            infer(&pair[1]) / infer(&pair[0]).max(1e-9)
         );
     }
     for t in &report.track {
