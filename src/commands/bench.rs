@@ -255,13 +255,13 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
         return Ok(0);
     }
     println!("{} frames of {} ({w}x{h}), {} threads, medians (p95) in ms", frames.len(), cfg.source_name, load.threads);
-    print!("{:<56}", "model");
+    print!("{:<70}", "model");
     for s in STAGES {
         print!("{s:>18}");
     }
     println!("{:>9}", "fps");
     for (m, r) in report.models.iter().zip(&runners) {
-        print!("{:<56}", format!("{} {}, {}", m.model, m.precision.to_uppercase(), m.passes));
+        print!("{:<70}", format!("{} {}, {}", m.model, m.precision.to_uppercase(), m.passes));
         for s in &r.samples {
             let v = summarize(s);
             print!("{:>18}", format!("{:.2} ({:.2})", v.median, v.p95));
