@@ -236,7 +236,10 @@ fn mp4_reader_child() {
 /// Runs `mp4_reader_child` in a child process with its address space capped; a crash, an abort or a hang fails
 /// with the number of the file being read. Returns one report per file or variant.
 fn read_mp4s_in_child(files: &[PathBuf], variants: usize, timeout: Duration) -> Vec<Report> {
-    let work = scratch("mp4-child");
+    // One folder per call: tests run in parallel, and `scratch` empties a folder of the same name, which would
+    // pull the variant file from under another test's child.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let work = scratch(&format!("mp4-child-{}", CALLS.fetch_add(1, Relaxed)));
     let mut spec = format!("{variants}\n{}", work.display());
     files.iter().for_each(|f| spec.push_str(&format!("\n{}", f.display())));
     let exe = std::env::current_exe().expect("test binary");
