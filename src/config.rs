@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 
 use crate::cli::{self, Cli};
 use crate::detector::tiles::PassSettings;
-use crate::detector::{LoadOptions, Thresholds};
+use crate::detector::{LoadOptions, SpinSetting, Thresholds};
 use crate::messages;
 use crate::record::naming::RecordTarget;
 use crate::source::images::expand_paths;
@@ -219,7 +219,7 @@ fn load_options(m: &cli::ModelArgs) -> anyhow::Result<(LoadOptions, Thresholds)>
         threads,
         labels_file: m.labels.clone(),
         // "auto" leaves the choice to the command.
-        spin: m.spin.parse().ok(),
+        spin: m.spin.parse().map_or(SpinSetting::Unset, SpinSetting::Fixed),
     };
     Ok((load, Thresholds { conf: m.conf, iou: m.iou }))
 }

@@ -214,6 +214,28 @@ fn device_auto_without_a_gpu_runs_on_cpu_and_says_why() {
 }
 
 #[test]
+fn spinning_auto_says_what_it_saw_and_a_fixed_choice_is_kept() {
+    // `auto` (the default) samples the other processes' runnable threads as the model loads and says what it
+    // saw; which way it goes depends on this machine's load at that moment, so both are accepted here (the
+    // choice itself is unit-tested, and proven against a real busy process in detector::spin).
+    let m = model("yolov12n_int8.onnx");
+    let img = photo("chelsea.png");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["detect", "--device", "cpu", "--model", m.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(img.to_str().unwrap());
+        let out = nasview(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        stderr
+    };
+    let auto = run(&[]);
+    assert!(auto.contains("spinning on (auto: cores free, ") || auto.contains("spinning off (auto: "), "{auto}");
+    let fixed = run(&["--spin", "run"]);
+    assert!(fixed.contains(" threads, spinning run\n"), "a fixed choice is kept, without a reason: {fixed}");
+}
+
+#[test]
 fn a_recording_plays_back_as_a_source() {
     let dir = scratch("roundtrip");
     let m = model("yolov12n_int8.onnx");

@@ -2,13 +2,19 @@
 
 use nasview::detector::nms::iou;
 use nasview::detector::provider::Device;
-use nasview::detector::{Detection, Detector, LoadOptions, Precision, Thresholds};
+use nasview::detector::{Detection, Detector, LoadOptions, Precision, SpinSetting, Thresholds};
 
 use crate::common::{data, model, photo};
 
 fn load(path: &std::path::Path) -> Detector {
     nasview::runtime::init(None).expect("ONNX Runtime from `make setup`");
-    let opts = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None, spin: None };
+    let opts = LoadOptions {
+        device: Device::Cpu,
+        strict_device: false,
+        threads: 2,
+        labels_file: None,
+        spin: SpinSetting::Unset,
+    };
     Detector::load(path, &opts).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
 }
 

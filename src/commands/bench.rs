@@ -150,16 +150,15 @@ impl Runner {
     }
 }
 
-/// ONNX Runtime spinning for `bench`, chosen at start-up: when the cores are idle, spinning inside each
+/// ONNX Runtime spinning for `bench`, chosen as each model loads: when the cores are free, spinning inside each
 /// run (as `detect` spins) but stopped at its end, so the sessions of several models measured in turn do
 /// not spin against each other (spinning between runs doubled their times, issue 13); off when other
 /// processes load the cores. Measured on this shared 2-core machine under a load average of 12, 30
 /// frames, off/on/run interleaved, two rounds, inference medians: YOLOv12n FP32 + INT8 together
 /// off 215-351 / 110-162 ms, on 752-781 / 569-575 ms, run 627-711 / 444-528 ms; YOLO-NAS S INT8
 /// fixture alone off 302-366 ms, on 499-576 ms, run 420-647 ms.
-pub fn spin() -> Spin {
-    Spin::by_load(Spin::Run, Spin::Off)
-}
+const SPIN_IDLE: Spin = Spin::Run;
+const SPIN_BUSY: Spin = Spin::Off;
 
 /// What is measured per model: the full frame, and with `--tiles` / `--region` those passes too, batched and
 /// one by one when the model can batch (what batching gains). Items: (passes, label, batching).
@@ -198,7 +197,7 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
     };
     let mut runners = Vec::new();
     for m in models {
-        let first = Detector::load(m, &load.spinning_or(spin()))?;
+        let first = Detector::load(m, &load.spinning_or(SPIN_IDLE, SPIN_BUSY))?;
         messages::note(&format!("bench: {}", first.info.summary()));
         let batch_dynamic = first.batch_dynamic();
         let mut first = Some(first);
@@ -206,7 +205,7 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
             // Each variant has its own session, so one's warm caches do not flatter another.
             let mut detector = match first.take() {
                 Some(d) => d,
-                None => Detector::load(m, &load.spinning_or(spin()))?,
+                None => Detector::load(m, &load.spinning_or(SPIN_IDLE, SPIN_BUSY))?,
             };
             detector.set_batching(batching);
             runners.push(Runner {

@@ -23,19 +23,18 @@ struct ImageLine<'a> {
     detections: Vec<JsonDetection>,
 }
 
-/// ONNX Runtime spinning for `detect`, chosen at start-up: on when the cores are idle, off when other
-/// processes load them. Measured, YOLOv12n, `nasview detect` / bare ONNX Runtime (whose default is to
+/// ONNX Runtime spinning for `detect`, chosen as the model loads ([`crate::detector::spin::Probe`]): on when
+/// the cores are free, off when other processes' threads want them. Measured, YOLOv12n, `nasview detect` / bare ONNX Runtime (whose default is to
 /// spin), interleaved (`models/bench_ort.py`): on a quiet machine spinning makes inference 8-13 % faster
 /// (issue 13's figures: FP32 55.4 -> 52.9 ms, INT8 47.4 -> 42.9 ms); on this shared 2-core machine under
 /// a load average of 12, spinning on / off was FP32 744.6 / 252.1 ms (1.18x / 0.40x of bare ORT's 633.8)
 /// and INT8 514.7 / 94.0 ms (0.94x / 0.17x of 550.1): a spinning thread burns the time slices it needs.
-pub fn spin() -> Spin {
-    Spin::by_load(Spin::On, Spin::Off)
-}
+const SPIN_IDLE: Spin = Spin::On;
+const SPIN_BUSY: Spin = Spin::Off;
 
 /// Runs every image; one that cannot be read or written is said and skipped. Exit code 1 if any was.
 pub fn run(cfg: &DetectConfig) -> anyhow::Result<u8> {
-    let model = ModelConfig { load: cfg.model.load.spinning_or(spin()), ..cfg.model.clone() };
+    let model = ModelConfig { load: cfg.model.load.spinning_or(SPIN_IDLE, SPIN_BUSY), ..cfg.model.clone() };
     let mut detector = load_detector(&model)?;
     messages::note(&detector.info.summary());
     let t = &cfg.model.thresholds;

@@ -41,7 +41,7 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     let floor = CONF_FLOOR.min(thresholds.conf);
     let lossless = cfg.headless && cfg.source.every_frame_matters();
     let settings = InferenceSettings { floor, passes: cfg.model.passes };
-    let model = ModelConfig { load: cfg.model.load.spinning_or(SPIN), ..cfg.model };
+    let model = ModelConfig { load: cfg.model.load.spinning_or(SPIN, SPIN), ..cfg.model };
     let pipeline = Pipeline::start(cfg.source, PipelineConfig { model, settings: settings.clone(), lossless })?;
     messages::note(&pipeline.info.summary());
     messages::note(&format!("source {}", pipeline.source_desc));

@@ -396,7 +396,7 @@ mod tests {
     use crate::channel::newest;
     use crate::detector::provider::{Device, Placement};
     use crate::detector::signature::{Family, InputSpec};
-    use crate::detector::{Candidates, Detection, ModelInfo, Precision, Spin, StageTimes};
+    use crate::detector::{Candidates, Detection, ModelInfo, Precision, Spin, SpinChoice, StageTimes};
     use crate::outputs::OutputConfig;
     use crate::source::Frame;
 
@@ -415,7 +415,7 @@ mod tests {
             },
             labels: vec!["person".into()],
             threads: 1,
-            spin: Spin::Off,
+            spin: SpinChoice { spin: Spin::Off, why: None },
         }
     }
 

@@ -7,6 +7,7 @@ pub mod passes;
 pub mod preprocess;
 pub mod provider;
 pub mod signature;
+pub mod spin;
 pub mod tiles;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 use self::preprocess::{Letterbox, Preprocessor};
 use self::provider::{Device, Placement};
 use self::signature::{classify, Elem, Family, InputSpec, Port};
+pub use self::spin::{Spin, SpinChoice, SpinSetting};
 
 /// One detected object: class, score, and a box `[x1, y1, x2, y2]`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -144,7 +146,7 @@ pub struct ModelInfo {
     pub placement: Placement,
     pub labels: Vec<String>,
     pub threads: usize,
-    pub spin: Spin,
+    pub spin: SpinChoice,
 }
 
 impl ModelInfo {
@@ -159,7 +161,7 @@ impl ModelInfo {
             if self.input.uint8 { " uint8" } else { "" },
             self.placement.label(),
             self.threads,
-            self.spin.as_str()
+            self.spin.label()
         )
     }
 }
@@ -171,65 +173,15 @@ pub struct LoadOptions {
     pub strict_device: bool,
     pub threads: usize,
     pub labels_file: Option<PathBuf>,
-    /// ONNX Runtime's intra-op spinning; `None`: the command's measured choice ([`LoadOptions::spinning_or`]).
-    pub spin: Option<Spin>,
-}
-
-/// Whether idle ONNX Runtime pool threads busy-wait for the next parallel section (`--spin`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Spin {
-    /// Sleep and be woken for each parallel section.
-    Off,
-    /// Busy-wait, also between runs (ONNX Runtime's default).
-    On,
-    /// Busy-wait inside a run, stop at its end (`session.force_spinning_stop`), so other threads get
-    /// the cores between runs.
-    Run,
-}
-
-impl std::str::FromStr for Spin {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Spin, String> {
-        match s {
-            "off" => Ok(Spin::Off),
-            "on" => Ok(Spin::On),
-            "run" => Ok(Spin::Run),
-            _ => Err(format!("{s:?}: use auto, on, off or run")),
-        }
-    }
-}
-
-impl Spin {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Spin::Off => "off",
-            Spin::On => "on",
-            Spin::Run => "run",
-        }
-    }
-
-    /// `busy` when the cores are already taken (the 1-minute load average is at least half the core
-    /// count), else `idle`: spinning pays only on cores nothing else wants.
-    pub fn by_load(idle: Spin, busy: Spin) -> Spin {
-        let load = std::fs::read_to_string("/proc/loadavg")
-            .ok()
-            .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse::<f64>().ok()));
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Spin::for_load(load, cores, idle, busy)
-    }
-
-    fn for_load(load: Option<f64>, cores: usize, idle: Spin, busy: Spin) -> Spin {
-        match load {
-            Some(l) if l >= cores as f64 / 2.0 => busy,
-            _ => idle,
-        }
-    }
+    /// ONNX Runtime's intra-op spinning; `auto` becomes the command's measured choice ([`LoadOptions::spinning_or`]).
+    pub spin: SpinSetting,
 }
 
 impl LoadOptions {
-    /// These options with spinning set to `default` unless the user chose (`--spin on|off|run`).
-    pub fn spinning_or(&self, default: Spin) -> LoadOptions {
-        LoadOptions { spin: Some(self.spin.unwrap_or(default)), ..self.clone() }
+    /// These options with the command's measured spinning (`idle` on free cores, `busy` otherwise) unless the
+    /// user chose (`--spin on|off|run`).
+    pub fn spinning_or(&self, idle: Spin, busy: Spin) -> LoadOptions {
+        LoadOptions { spin: self.spin.or_auto(idle, busy), ..self.clone() }
     }
 }
 
@@ -265,6 +217,8 @@ fn port(name: &str, ty: &ValueType) -> Port {
 impl Detector {
     /// Loads and checks a model: a wrong file fails here, with what was expected, not on the first frame.
     pub fn load(path: &Path, opts: &LoadOptions) -> anyhow::Result<Detector> {
+        // Counts other processes' runnable threads while the runtime and the model file load.
+        let probe = spin::Probe::start(opts.spin);
         let env = crate::runtime::init(None)?;
         let bytes = std::fs::read(path).with_context(|| {
             format!(
@@ -273,13 +227,14 @@ impl Detector {
             )
         })?;
         let precision = precision_of(&bytes);
+        let spin_choice = probe.choose(opts.spin);
+        let spin = spin_choice.spin;
         let cache = path.with_extension("trt-cache");
         let ort_err = |e: ort::Error<SessionBuilder>| anyhow::anyhow!("{e}");
         // Without spinning an idle pool thread sleeps and is woken for each parallel section; with it the
         // thread busy-waits. Which one wins depends on what else runs: each command measured its own
         // choice (see `spinning_or` at its call site).
         let builder = || -> anyhow::Result<SessionBuilder> {
-            let spin = opts.spin.unwrap_or(Spin::Off);
             // Graph optimisation stays at ONNX Runtime's default (all levels), as for a bare session.
             let b = Session::builder(env)?
                 .with_intra_threads(opts.threads.max(1))
@@ -361,7 +316,7 @@ impl Detector {
         };
         let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let input_name = inputs[0].name.clone();
-        let (threads, spin) = (opts.threads.max(1), opts.spin.unwrap_or(Spin::Off));
+        let threads = opts.threads.max(1);
         let info = ModelInfo {
             path: path.to_path_buf(),
             file_name,
@@ -371,7 +326,7 @@ impl Detector {
             placement,
             labels,
             threads,
-            spin,
+            spin: spin_choice,
         };
         // Spinning is chosen when the cores are free for inference; then the letterbox may use both too.
         let pre = Preprocessor::new(spin != Spin::Off);
@@ -536,17 +491,6 @@ mod tests {
         // Embedded-NMS candidates are only filtered.
         let embedded = Candidates { needs_nms: false, ..cands.clone() };
         assert_eq!(embedded.select(&Thresholds { conf: 0.25, iou: 0.7 }).len(), 3);
-    }
-
-    #[test]
-    fn spinning_by_load() {
-        // 2 cores: busy from a load average of 1.0; unknown load counts as idle (ONNX Runtime's default).
-        assert_eq!(Spin::for_load(Some(0.4), 2, Spin::On, Spin::Off), Spin::On);
-        assert_eq!(Spin::for_load(Some(1.0), 2, Spin::On, Spin::Off), Spin::Off);
-        assert_eq!(Spin::for_load(Some(12.3), 2, Spin::Run, Spin::Off), Spin::Off);
-        assert_eq!(Spin::for_load(None, 2, Spin::Run, Spin::Off), Spin::Run);
-        assert_eq!("run".parse(), Ok(Spin::Run));
-        assert!("auto".parse::<Spin>().is_err());
     }
 
     #[test]
