@@ -1,5 +1,7 @@
 //! ONNX Runtime's intra-op spinning (`--spin`), and `auto`: each command's measured choice for free or busy cores.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -77,21 +79,28 @@ impl SpinChoice {
     }
 }
 
-/// Samples taken by [`Probe`], [`SAMPLE_GAP`] apart: about 16 ms, spent while the model file is read.
-const SAMPLES: usize = 8;
-const SAMPLE_GAP: Duration = Duration::from_millis(2);
+/// [`Probe`] samples every [`SAMPLE_GAP`] until the model is read (7-11 ms here), at least [`MIN_SAMPLES`]
+/// times (so a fast load waits a few ms at most) and at most [`MAX_SAMPLES`].
+const MIN_SAMPLES: usize = 4;
+const MAX_SAMPLES: usize = 64;
+const SAMPLE_GAP: Duration = Duration::from_millis(1);
 
 /// Counts, on a thread of its own, how many threads of *other* processes are runnable while this one loads
 /// its model. The 1-minute load average used before counted nasview's own earlier runs: a benchmark that runs
 /// nasview back to back saw its own load and stopped spinning (INT8 1.054x of bare ONNX Runtime, issue 13).
 /// The number of runnable threads right now, less this process's own, has no such memory.
-pub struct Probe(Option<JoinHandle<Vec<u32>>>);
+pub struct Probe(Option<(JoinHandle<Vec<u32>>, Arc<AtomicBool>)>);
 
 impl Probe {
     /// Starts sampling when the setting is `Auto`; otherwise does nothing.
     pub fn start(setting: SpinSetting) -> Probe {
         match setting {
-            SpinSetting::Auto { .. } => Probe(std::thread::Builder::new().name("spin-probe".into()).spawn(sample).ok()),
+            SpinSetting::Auto { .. } => {
+                let done = Arc::new(AtomicBool::new(false));
+                let flag = done.clone();
+                let sampler = std::thread::Builder::new().name("spin-probe".into()).spawn(move || sample(&flag));
+                Probe(sampler.ok().map(|h| (h, done)))
+            }
             _ => Probe(None),
         }
     }
@@ -102,7 +111,13 @@ impl Probe {
             SpinSetting::Unset => SpinChoice { spin: Spin::Off, why: None },
             SpinSetting::Fixed(spin) => SpinChoice { spin, why: None },
             SpinSetting::Auto { idle, busy } => {
-                let samples = self.0.and_then(|h| h.join().ok()).unwrap_or_default();
+                let samples = self
+                    .0
+                    .and_then(|(h, done)| {
+                        done.store(true, Ordering::Relaxed);
+                        h.join().ok()
+                    })
+                    .unwrap_or_default();
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
                 choose(median(&samples), cores, idle, busy)
             }
@@ -110,9 +125,12 @@ impl Probe {
     }
 }
 
-fn sample() -> Vec<u32> {
-    let mut others = Vec::with_capacity(SAMPLES);
-    for i in 0..SAMPLES {
+fn sample(done: &AtomicBool) -> Vec<u32> {
+    let mut others = Vec::with_capacity(MAX_SAMPLES);
+    for i in 0..MAX_SAMPLES {
+        if i >= MIN_SAMPLES && done.load(Ordering::Relaxed) {
+            break;
+        }
         if i > 0 {
             std::thread::sleep(SAMPLE_GAP);
         }
