@@ -48,11 +48,12 @@ bench-peer: setup-models
 	$(MAKE) build
 	$(MODELS_SG_PY) models/bench_peer.py --weights $(MODELS_WEIGHTS) --nasview $(MODELS_NASVIEW)
 
-# `nasview detect` vs bare ONNX Runtime (default session options) on the same ONNX files, interleaved.
+# `nasview detect` vs bare ONNX Runtime (default session options) on the same ONNX files, interleaved; with
+# Ultralytics' own predict as a third column when .venv-ul exists (`make setup-ultralytics`).
 .PHONY: bench-ort
 bench-ort:
 	$(MAKE) build
-	.venv/bin/python models/bench_ort.py --model models/yolov12n.onnx --model models/yolov12n_int8.onnx $(MODELS_BENCH_ORT_ARGS)
+	$(if $(wildcard $(MODELS_UL_STAMP)),$(MODELS_UL_ENV) $(MODELS_UL_PY),.venv/bin/python) models/bench_ort.py --model models/yolov12n.onnx --model models/yolov12n_int8.onnx $(MODELS_BENCH_ORT_ARGS)
 
 # .venv-ul: the real Ultralytics package beside nasview, with onnxruntime 1.32 (the one nasview loads). torch is
 # not downloaded a second time: a .pth file appends .venv-sg's site-packages *after* .venv-ul's own, so .venv-ul's
