@@ -118,7 +118,9 @@ def main() -> int:
     configs = args.nasview_args or ["--device cpu"]
     print(f"{len(photos)} photos x {args.rounds} rounds per model; onnxruntime {ort.__version__}"
           f"{f'; ultralytics {ul.__version__}' if ul else ' (no ultralytics here: run with .venv-ul/bin/python for it)'}; "
-          "medians (p90) in ms; ratios = nasview / the other (below 1: nasview faster)")
+          "medians (p90) in ms; ratios = nasview / the other (below 1: nasview faster); "
+          f"load average at the start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    w = max(36, *(len("nasview detect " + c) for c in configs))
 
     med = statistics.median
 
@@ -152,15 +154,15 @@ def main() -> int:
         has_ul = yolo is not None
         del sess, yolo  # each model's sessions go before the next model's are made
         print(f"\n{os.path.basename(model)}")
-        head = f"  {'':<36} {'preprocess':>16} {'inference':>16} {'postprocess':>16} {'wall/call':>16}"
+        head = f"  {'':<{w}} {'preprocess':>16} {'inference':>16} {'postprocess':>16} {'wall/call':>16}"
         print(head + ("  inference vs ORT" + ("  vs Ultralytics  pre+inf+post vs Ultralytics" if has_ul else "")))
-        print(f"  {'bare ORT (defaults)':<36} {'':>16} {cell(theirs):>16}")
+        print(f"  {'bare ORT (defaults)':<{w}} {'':>16} {cell(theirs):>16}")
         if has_ul:
-            print(f"  {'Ultralytics predict':<36} {cell(ultra['preprocess']):>16} {cell(ultra['inference']):>16} "
+            print(f"  {'Ultralytics predict':<{w}} {cell(ultra['preprocess']):>16} {cell(ultra['inference']):>16} "
                   f"{cell(ultra['postprocess']):>16} {cell(ultra['wall']):>16}")
         for c in configs:
             o = ours[c]
-            line = (f"  {'nasview detect ' + c:<36} {cell(o['preprocess']):>16} {cell(o['inference']):>16} "
+            line = (f"  {'nasview detect ' + c:<{w}} {cell(o['preprocess']):>16} {cell(o['inference']):>16} "
                     f"{cell(o['postprocess']):>16} {'':>16} {med(o['inference']) / med(theirs):>16.3f}x")
             if has_ul:
                 ours_sum = sum(med(o[k]) for k in STAGES)
@@ -168,6 +170,7 @@ def main() -> int:
                 line += (f" {med(o['inference']) / med(ultra['inference']):>15.3f}x"
                          f" {ours_sum / ultra_sum:>28.3f}x")
             print(line)
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
 
