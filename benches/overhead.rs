@@ -40,9 +40,11 @@ fn time(mut f: impl FnMut(usize)) -> f64 {
 fn main() -> anyhow::Result<()> {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/yolo_nas_s_fixture_int8.onnx");
     let mut demo = Demo::new(30)?;
-    let frames: Vec<RgbImage> = (0..FRAMES).map(|_| demo.next_frame().map(|f| f.expect("demo frame"))).collect::<Result<_, _>>()?;
+    let frames: Vec<RgbImage> =
+        (0..FRAMES).map(|_| demo.next_frame().map(|f| f.expect("demo frame"))).collect::<Result<_, _>>()?;
     let (fw, fh) = frames[0].dimensions();
-    let opts = LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None, spin: Some(Spin::Off) };
+    let opts =
+        LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None, spin: Some(Spin::Off) };
     let mut detector = Detector::load(&model, &opts)?;
     let labels = detector.info.labels.clone();
     let (iw, ih) = (detector.info.input.width, detector.info.input.height);
@@ -89,10 +91,19 @@ fn main() -> anyhow::Result<()> {
         .map(|(b, s, c)| {
             let mut dets = Vec::new();
             decode::yolo_nas_raw(b, s, *c, t.conf, &mut dets);
-            let mut dets: Vec<Detection> = dets.iter().map(|d| Detection { bbox: lb.box_from_model(d.bbox), ..*d }).collect();
+            let mut dets: Vec<Detection> =
+                dets.iter().map(|d| Detection { bbox: lb.box_from_model(d.bbox), ..*d }).collect();
             nms::sort_by_score(&mut dets);
             dets.truncate(limits.pre_nms_top_k);
-            Candidates { dets, frame_w: fw, frame_h: fh, needs_nms: true, limits: Some(limits), passes: 1, cut: Vec::new() }
+            Candidates {
+                dets,
+                frame_w: fw,
+                frame_h: fh,
+                needs_nms: true,
+                limits: Some(limits),
+                passes: 1,
+                cut: Vec::new(),
+            }
         })
         .collect();
     let sort = time(|i| {
