@@ -3,11 +3,11 @@
 
 use ab_glyph::{FontRef, PxScale};
 use image::{Rgb, RgbImage};
-use imageproc::drawing::{draw_filled_circle_mut, draw_filled_rect_mut, draw_text_mut};
+use imageproc::drawing::{draw_filled_circle_mut, draw_filled_rect_mut};
 use imageproc::rect::Rect;
 
 use super::slider::Slider;
-use crate::overlay::{shade, text_width};
+use crate::overlay::{draw_text, shade, text_width};
 
 pub const TEXT: Rgb<u8> = crate::overlay::TEXT;
 pub const WARN: Rgb<u8> = Rgb([255, 210, 60]);
@@ -27,7 +27,7 @@ pub fn rec_badge(img: &mut RgbImage, font: &FontRef, scale: PxScale, elapsed_s: 
     shade(img, x - 8, 6, (tw + 44) as u32, scale.y as u32 + 10);
     let r = (scale.y / 2.5) as i32;
     draw_filled_circle_mut(img, (x + r, 11 + scale.y as i32 / 2), r, REC_RED);
-    draw_text_mut(img, REC_RED, x + 2 * r + 8, 10, scale, font, &text);
+    draw_text(img, REC_RED, x + 2 * r + 8, 10, scale, font, &text);
 }
 
 /// Draws a slider: shaded panel, label with value, track, filled part and knob.
@@ -36,7 +36,7 @@ pub fn slider(img: &mut RgbImage, font: &FontRef, scale: PxScale, s: &Slider) {
     let lw = text_width(font, scale, &label).ceil() as i32;
     let (x, y, w, h) = (s.x as i32, s.y as i32, s.w as u32, s.h as u32);
     shade(img, x - lw - 16, y - 4, w + lw as u32 + 24, h + 8);
-    draw_text_mut(img, TEXT, x - lw - 10, y + (h as i32 - scale.y as i32) / 2, scale, font, &label);
+    draw_text(img, TEXT, x - lw - 10, y + (h as i32 - scale.y as i32) / 2, scale, font, &label);
     let track_h = (h / 3).max(2);
     let ty = y + (h - track_h) as i32 / 2;
     draw_filled_rect_mut(img, Rect::at(x, ty).of_size(w, track_h), TRACK);
@@ -76,7 +76,7 @@ pub fn help(img: &mut RgbImage, font: &FontRef, scale: PxScale) {
     shade(img, x, y, w as u32, h as u32);
     for (i, (k, d)) in HELP.iter().enumerate() {
         let ty = y + 8 + i as i32 * line_h;
-        draw_text_mut(img, FILL, x + 12, ty, scale, font, k);
-        draw_text_mut(img, TEXT, x + 12 + key_w, ty, scale, font, d);
+        draw_text(img, FILL, x + 12, ty, scale, font, k);
+        draw_text(img, TEXT, x + 12 + key_w, ty, scale, font, d);
     }
 }
