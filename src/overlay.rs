@@ -345,7 +345,7 @@ mod tests {
 
     /// A frame with something to blend over: every byte differs from its neighbours.
     fn noise(w: u32, h: u32) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| Rgb([(x * 7 + y * 3) as u8, (x * 13 ^ y * 5) as u8, (x + y * 11) as u8]))
+        RgbImage::from_fn(w, h, |x, y| Rgb([(x * 7 + y * 3) as u8, ((x * 13) ^ (y * 5)) as u8, (x + y * 11) as u8]))
     }
 
     #[test]
