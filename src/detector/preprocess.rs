@@ -298,7 +298,8 @@ fn hresize_scalar(row: &[u8], xt: &[XTap], base: usize, out: &mut [i16]) {
 /// on rows already shifted by 4, then `(v + 2) >> 2`, saturated to a byte. Each `(w * s) >> 16` is the high
 /// half of a 16-bit product, so the compiler makes it one `pmulhw` per 8 values.
 fn vresize(r0: &[i16], r1: &[i16], w0: i16, w1: i16, out: &mut [u8]) {
-    for ((o, &a), &b) in out.iter_mut().zip(r0).zip(r1) {
+    let done = simd::vresize(r0, r1, w0, w1, out);
+    for ((o, &a), &b) in out.iter_mut().zip(r0).zip(r1).skip(done) {
         let v = ((w0 as i32 * a as i32) >> 16) + ((w1 as i32 * b as i32) >> 16);
         *o = ((v + 2) >> 2).clamp(0, 255) as u8;
     }
@@ -316,44 +317,107 @@ mod simd {
         is_x86_feature_detected!("sse4.1") && is_x86_feature_detected!("ssse3")
     }
 
-    /// [`super::hresize_scalar`] for columns whose [`super::READ`] bytes lie inside `row`; the caller checks
-    /// [`available`] first.
+    /// [`super::hresize_scalar`] for columns whose [`super::READ`] bytes lie inside `row` (checked per column
+    /// by slicing, as a load's bounds); the caller checks [`available`] first.
     pub fn hresize(row: &[u8], xt: &[XTap], base: usize, out: &mut [i16]) {
-        assert!(out.len() >= xt.len() * 4);
-        assert!(xt.iter().all(|t| (t.at as usize).checked_sub(base).is_some_and(|at| at + super::READ <= row.len())));
-        // SAFETY: the CPU has SSE4.1 and SSSE3 (the caller asked `available`); every load reads `READ` bytes
-        // inside `row` and every store writes inside `out` (both asserted above).
+        assert!(available());
+        // SAFETY: the CPU has SSE4.1 and SSSE3 (asserted above); the function itself only loads from and
+        // stores to slices of the length it reads and writes.
         unsafe { hresize_sse41(row, xt, base, out) }
     }
 
     #[target_feature(enable = "sse4.1,ssse3")]
-    unsafe fn hresize_sse41(row: &[u8], xt: &[XTap], base: usize, out: &mut [i16]) {
+    fn hresize_sse41(row: &[u8], xt: &[XTap], base: usize, out: &mut [i16]) {
         // Bytes p0..p5 of a column (R G B of the left pixel, then of the right) as i16 pairs
         // (p0, p3), (p1, p4), (p2, p5), (0, 0): pmaddwd with (w0, w1) pairs gives R, G, B, 0 in i32.
         let pairs = _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
-        let src = row.as_ptr();
-        let dst = out.as_mut_ptr();
         let column = |t: &XTap| {
-            let p = _mm_loadl_epi64(src.add(t.at as usize - base) as *const __m128i);
+            let p = &row[t.at as usize - base..][..super::READ];
+            // SAFETY: `p` holds the 8 bytes loaded.
+            let p = unsafe { _mm_loadl_epi64(p.as_ptr() as *const __m128i) };
             let w = _mm_set1_epi32((t.w0 as u16 as i32) | ((t.w1 as i32) << 16));
             _mm_srai_epi32::<4>(_mm_madd_epi16(_mm_shuffle_epi8(p, pairs), w))
         };
-        let mut chunks = xt.chunks_exact(2);
-        let mut x = 0;
-        for two in &mut chunks {
+        let mut cols = xt.chunks_exact(2);
+        let mut outs = out.chunks_exact_mut(8);
+        for (two, o) in (&mut cols).zip(&mut outs) {
             // Two columns packed to 8 i16 (values fit: at most 32655).
             let v = _mm_packs_epi32(column(&two[0]), column(&two[1]));
-            _mm_storeu_si128(dst.add(x * 4) as *mut __m128i, v);
-            x += 2;
+            // SAFETY: `o` holds the 8 i16 (16 bytes) stored.
+            unsafe { _mm_storeu_si128(o.as_mut_ptr() as *mut __m128i, v) };
         }
-        if let [t] = chunks.remainder() {
+        let done = (xt.len() / 2) * 2;
+        if let ([t], Some(o)) = (cols.remainder(), out.get_mut(done * 4..done * 4 + 4)) {
             let v = _mm_packs_epi32(column(t), _mm_setzero_si128());
-            _mm_storel_epi64(dst.add(x * 4) as *mut __m128i, v);
+            let mut four = [0i16; 8];
+            // SAFETY: `four` holds the 16 bytes stored.
+            unsafe { _mm_storeu_si128(four.as_mut_ptr() as *mut __m128i, v) };
+            o.copy_from_slice(&four[..4]);
         }
+    }
+
+    /// [`super::vresize`] on whole runs of 16 values with SSE2 (every x86-64 has it): `(w * s) >> 16` is
+    /// `pmulhw`, eight values an instruction (the compiler widened it to 32-bit products instead). Returns
+    /// how many values it wrote; the caller does the rest.
+    pub fn vresize(r0: &[i16], r1: &[i16], w0: i16, w1: i16, out: &mut [u8]) -> usize {
+        // SAFETY: every x86-64 CPU has SSE2; the function only loads from and stores to slices of the length
+        // it reads and writes.
+        unsafe { vresize_sse2(r0, r1, w0, w1, out) }
+    }
+
+    #[target_feature(enable = "sse2")]
+    fn vresize_sse2(r0: &[i16], r1: &[i16], w0: i16, w1: i16, out: &mut [u8]) -> usize {
+        let (w0, w1, two) = (_mm_set1_epi16(w0), _mm_set1_epi16(w1), _mm_set1_epi16(2));
+        let mut done = 0;
+        for ((o, a), b) in out.chunks_exact_mut(16).zip(r0.chunks_exact(16)).zip(r1.chunks_exact(16)) {
+            // SAFETY: each load reads 8 i16 of a 16-value chunk, the store writes the 16-byte chunk `o`.
+            unsafe {
+                let half = |k: usize| {
+                    let a = _mm_loadu_si128(a.as_ptr().add(k) as *const __m128i);
+                    let b = _mm_loadu_si128(b.as_ptr().add(k) as *const __m128i);
+                    let v = _mm_add_epi16(_mm_mulhi_epi16(a, w0), _mm_mulhi_epi16(b, w1));
+                    _mm_srai_epi16::<2>(_mm_add_epi16(v, two))
+                };
+                _mm_storeu_si128(o.as_mut_ptr() as *mut __m128i, _mm_packus_epi16(half(0), half(8)));
+            }
+            done += 16;
+        }
+        done
+    }
+
+    /// [`super::planes_f32`] for whole groups of four pixels; returns how many pixels it wrote. The caller
+    /// checks [`available`] first.
+    pub fn planes_f32(rgbx: &[u8], r: &mut [f32], g: &mut [f32], b: &mut [f32]) -> usize {
+        assert!(available());
+        // SAFETY: the CPU has SSE4.1 and SSSE3 (asserted above); the function only loads from and stores to
+        // slices of the length it reads and writes.
+        unsafe { planes_f32_sse41(rgbx, r, g, b) }
+    }
+
+    #[target_feature(enable = "sse4.1,ssse3")]
+    fn planes_f32_sse41(rgbx: &[u8], r: &mut [f32], g: &mut [f32], b: &mut [f32]) -> usize {
+        // Four RGBX pixels to R0..R3 G0..G3 B0..B3, each widened to i32, converted and divided by 255 (the
+        // same float32 division as the scalar `v as f32 / 255.0`, so the same bits).
+        let by_channel = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, -1, -1, -1, -1);
+        let scale = _mm_set1_ps(255.0);
+        let unit = |v: __m128i| _mm_div_ps(_mm_cvtepi32_ps(_mm_cvtepu8_epi32(v)), scale);
+        let mut done = 0;
+        let planes = r.chunks_exact_mut(4).zip(g.chunks_exact_mut(4)).zip(b.chunks_exact_mut(4));
+        for (px, ((r, g), b)) in rgbx.chunks_exact(16).zip(planes) {
+            // SAFETY: the load reads the 16-byte chunk `px`; each store writes a 4-float chunk.
+            unsafe {
+                let v = _mm_shuffle_epi8(_mm_loadu_si128(px.as_ptr() as *const __m128i), by_channel);
+                _mm_storeu_ps(r.as_mut_ptr(), unit(v));
+                _mm_storeu_ps(g.as_mut_ptr(), unit(_mm_srli_si128::<4>(v)));
+                _mm_storeu_ps(b.as_mut_ptr(), unit(_mm_srli_si128::<8>(v)));
+            }
+            done += 4;
+        }
+        done
     }
 }
 
-/// Other architectures: the scalar pass.
+/// Other architectures: the scalar passes.
 #[cfg(not(target_arch = "x86_64"))]
 mod simd {
     use super::XTap;
@@ -365,11 +429,39 @@ mod simd {
     pub fn hresize(row: &[u8], xt: &[XTap], base: usize, out: &mut [i16]) {
         super::hresize_scalar(row, xt, base, out)
     }
+
+    pub fn vresize(_: &[i16], _: &[i16], _: i16, _: i16, _: &mut [u8]) -> usize {
+        0
+    }
+
+    pub fn planes_f32(_: &[u8], _: &mut [f32], _: &mut [f32], _: &mut [f32]) -> usize {
+        0
+    }
 }
 
-/// `v / 255` for every byte, as float32 division gives it (the references' `/ 255` on float32).
-fn unit_table() -> [f32; 256] {
-    std::array::from_fn(|v| v as f32 / 255.0)
+/// `v / 255` as float32 division gives it (the references' `/ 255` on float32).
+fn unit(v: u8) -> f32 {
+    v as f32 / 255.0
+}
+
+/// An RGBX row into three float planes scaled to 0..1 (four pixels at a time with SSE4.1; a table lookup
+/// per byte cost ~0.3 ms a demo frame).
+fn planes_f32(rgbx: &[u8], r: &mut [f32], g: &mut [f32], b: &mut [f32]) {
+    let done = if simd::available() { simd::planes_f32(rgbx, r, g, b) } else { 0 };
+    // `done` is at most the shortest of the four.
+    for (((px, r), g), b) in rgbx.chunks_exact(4).skip(done).zip(&mut r[done..]).zip(&mut g[done..]).zip(&mut b[done..])
+    {
+        *r = unit(px[0]);
+        *g = unit(px[1]);
+        *b = unit(px[2]);
+    }
+}
+
+/// An RGBX row into three byte planes.
+fn planes_u8(rgbx: &[u8], r: &mut [u8], g: &mut [u8], b: &mut [u8]) {
+    for (((px, r), g), b) in rgbx.chunks_exact(4).zip(r).zip(g).zip(b) {
+        (*r, *g, *b) = (px[0], px[1], px[2]);
+    }
 }
 
 /// One model input tensor, reused from frame to frame, and the placement its padding was written for.
@@ -384,7 +476,6 @@ struct Tensor<T> {
 pub struct Preprocessor {
     /// One per half of the rows (two threads).
     scratch: [ResizeScratch; 2],
-    unit: [f32; 256],
     f32: Tensor<f32>,
     u8: Tensor<u8>,
     /// Split the rows of large frames between two threads. Only when the cores are otherwise idle: on
@@ -395,13 +486,7 @@ pub struct Preprocessor {
 
 impl Default for Preprocessor {
     fn default() -> Self {
-        Preprocessor {
-            scratch: Default::default(),
-            unit: unit_table(),
-            f32: Tensor::default(),
-            u8: Tensor::default(),
-            two_threads: false,
-        }
+        Preprocessor { scratch: Default::default(), f32: Tensor::default(), u8: Tensor::default(), two_threads: false }
     }
 }
 
@@ -414,15 +499,14 @@ impl Preprocessor {
     /// Letterboxes a packed RGB8 frame straight into a planar float tensor `[3, H, W]` scaled to 0..1:
     /// each resized row goes to its place in the three planes, with no intermediate canvas.
     pub fn letterbox_f32(&mut self, frame: &[u8], lb: &Letterbox) -> &[f32] {
-        let unit = self.unit;
         let (scratch, split) = (&mut self.scratch, self.two_threads);
-        letterbox_planar(scratch, split, frame, lb, &mut self.f32, unit[PAD_VALUE as usize], |v| unit[v as usize]);
+        letterbox_planar(scratch, split, frame, lb, &mut self.f32, unit(PAD_VALUE), planes_f32);
         &self.f32.data
     }
 
     /// As [`Self::letterbox_f32`], into planar RGB8, for models that take uint8 and normalise inside.
     pub fn letterbox_u8(&mut self, frame: &[u8], lb: &Letterbox) -> &[u8] {
-        letterbox_planar(&mut self.scratch, self.two_threads, frame, lb, &mut self.u8, PAD_VALUE, |v| v);
+        letterbox_planar(&mut self.scratch, self.two_threads, frame, lb, &mut self.u8, PAD_VALUE, planes_u8);
         &self.u8.data
     }
 }
@@ -438,7 +522,7 @@ fn letterbox_planar<T: Copy + Send>(
     lb: &Letterbox,
     out: &mut Tensor<T>,
     pad: T,
-    conv: impl Fn(u8) -> T + Sync,
+    write_row: impl Fn(&[u8], &mut [T], &mut [T], &mut [T]) + Sync,
 ) {
     let (iw, ih) = (lb.input_w as usize, lb.input_h as usize);
     let plane = iw * ih;
@@ -461,12 +545,7 @@ fn letterbox_planar<T: Copy + Send>(
         let [r, g, b] = planes;
         resize_rows(frame, fw, fh, rw, rh, rows, scratch, |dy, row| {
             let at = (top + dy) * iw + left - base;
-            let (r, g, b) = (&mut r[at..at + rw], &mut g[at..at + rw], &mut b[at..at + rw]);
-            for (i, px) in row.chunks_exact(4).enumerate() {
-                r[i] = conv(px[0]);
-                g[i] = conv(px[1]);
-                b[i] = conv(px[2]);
-            }
+            write_row(row, &mut r[at..at + rw], &mut g[at..at + rw], &mut b[at..at + rw]);
         });
     };
     let [s0, s1] = scratch;
