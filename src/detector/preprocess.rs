@@ -733,6 +733,49 @@ mod tests {
     }
 
     #[test]
+    fn simd_passes_equal_the_scalar_ones() {
+        if !simd::available() {
+            eprintln!("no SSE4.1 here: only the scalar passes run");
+            return;
+        }
+        // Odd widths, upscales and downscales, so columns clamp at both edges and pair counts are odd.
+        for (src_w, dst_w) in [(1usize, 1usize), (2, 5), (7, 3), (97, 40), (97, 194), (960, 636), (13, 13)] {
+            let row: Vec<u8> = (0..src_w * 3).map(|v| (v * 37 % 256) as u8).collect();
+            let xt: Vec<XTap> = taps(src_w, dst_w, Axis::Columns)
+                .iter()
+                .map(|t| XTap { at: (t.i0 * 3) as u32, w0: t.w0 as i16, w1: t.w1 as i16 })
+                .collect();
+            let mut padded = row.clone();
+            padded.resize(row.len() + READ, 0);
+            let mut want = vec![0i16; dst_w * 4];
+            hresize_scalar(&padded, &xt, 0, &mut want);
+            // The SIMD pass on the columns that read inside the row, from the row itself, as resize_rows runs it.
+            let in_place = xt.partition_point(|t| t.at as usize + READ <= row.len());
+            let mut got = want.clone();
+            got[..in_place * 4].fill(-1);
+            simd::hresize(&row, &xt[..in_place], 0, &mut got[..in_place * 4]);
+            assert_eq!(got, want, "hresize {src_w} -> {dst_w}");
+        }
+        // Vertical pass and float planes on 37 values / 37 pixels: two whole SIMD runs and a scalar rest.
+        let r0: Vec<i16> = (0..37 * 4).map(|v| (v * 911 % 32656) as i16).collect();
+        let r1: Vec<i16> = (0..37 * 4).map(|v| (v * 577 % 32656) as i16).collect();
+        let (mut got, mut want) = (vec![0u8; 37 * 4], vec![0u8; 37 * 4]);
+        vresize(&r0, &r1, 1365, 683, &mut got);
+        for ((o, &a), &b) in want.iter_mut().zip(&r0).zip(&r1) {
+            *o = ((((1365 * a as i32) >> 16) + ((683 * b as i32) >> 16) + 2) >> 2).clamp(0, 255) as u8;
+        }
+        assert_eq!(got, want);
+        assert!(got.iter().any(|&v| v > 200) && got.iter().any(|&v| v < 50));
+        let rgbx: Vec<u8> = (0..37 * 4).map(|v| (v * 53 % 256) as u8).collect();
+        let mut planes = vec![-1.0f32; 37 * 3];
+        let (r, rest) = planes.split_at_mut(37);
+        let (g, b) = rest.split_at_mut(37);
+        planes_f32(&rgbx, r, g, b);
+        let want: Vec<f32> = (0..3).flat_map(|c| rgbx.chunks_exact(4).map(move |p| p[c] as f32 / 255.0)).collect();
+        assert!(planes == want);
+    }
+
+    #[test]
     fn planar_conversion() {
         let canvas = [255u8, 0, 51, 0, 255, 102];
         let mut f = Vec::new();
