@@ -473,6 +473,7 @@ struct Tensor<T> {
 
 /// Reusable state of one model input: the resize scratch, the byte-to-float table and the input
 /// tensors. The padding is written only when the placement changes; the resized area every frame.
+#[derive(Default)]
 pub struct Preprocessor {
     /// One per half of the rows (two threads).
     scratch: [ResizeScratch; 2],
@@ -484,11 +485,6 @@ pub struct Preprocessor {
     pub two_threads: bool,
 }
 
-impl Default for Preprocessor {
-    fn default() -> Self {
-        Preprocessor { scratch: Default::default(), f32: Tensor::default(), u8: Tensor::default(), two_threads: false }
-    }
-}
 
 impl Preprocessor {
     /// `two_threads`: see the field.
