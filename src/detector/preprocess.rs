@@ -485,7 +485,6 @@ pub struct Preprocessor {
     pub two_threads: bool,
 }
 
-
 impl Preprocessor {
     /// `two_threads`: see the field.
     pub fn new(two_threads: bool) -> Self {
