@@ -155,7 +155,7 @@ enum Axis {
 pub struct ResizeScratch {
     /// Two horizontally resized rows (RGBX), already shifted right by 4 as the vertical pass uses them, so
     /// they fit in i16 (at most 255 * 2049 >> 4 = 32655).
-    rows: Vec<i16>,
+    rows: [Vec<i16>; 2],
     row_of: [usize; 2],
     /// (source length, destination length) the taps were made for.
     x_key: (usize, usize),
@@ -170,12 +170,18 @@ pub struct ResizeScratch {
 }
 
 /// A destination column of the horizontal pass: its left source pixel's byte offset and the weights of it
-/// and its right neighbour.
+/// and its right neighbour, laid out as the SIMD pass multiplies them: `(w0, w1)` for R, G and B, then 0.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct XTap {
     at: u32,
-    w0: i16,
-    w1: i16,
+    w: [i16; 8],
+}
+
+impl XTap {
+    fn new(at: usize, w0: i32, w1: i32) -> XTap {
+        let (w0, w1) = (w0 as i16, w1 as i16);
+        XTap { at: at as u32, w: [w0, w1, w0, w1, w0, w1, 0, 0] }
+    }
 }
 
 /// Bytes each column reads from its left source pixel on: both pixels (6) rounded up to one 8-byte load.
@@ -226,7 +232,7 @@ pub fn resize_rows(
         // next pixel (or padding) instead changes nothing.
         let xt = taps(src_w, dst_w, Axis::Columns);
         debug_assert!(xt.iter().all(|t| t.i1 == t.i0 + 1 || t.w1 == 0));
-        scratch.xt = xt.iter().map(|t| XTap { at: (t.i0 * CN) as u32, w0: t.w0 as i16, w1: t.w1 as i16 }).collect();
+        scratch.xt = xt.iter().map(|t| XTap::new(t.i0 * CN, t.w0, t.w1)).collect();
         scratch.x_key = (src_w, dst_w);
     }
     if scratch.y_key != (src_h, dst_h) || scratch.yt.len() != dst_h {
@@ -235,7 +241,7 @@ pub fn resize_rows(
     }
     let row_len = dst_w * 4;
     let src_len = src_w * CN;
-    scratch.rows.resize(2 * row_len, 0);
+    scratch.rows.iter_mut().for_each(|r| r.resize(row_len, 0));
     scratch.out_row.resize(row_len, 0);
     scratch.row_of = [usize::MAX, usize::MAX];
     let wanted = rows.start.min(dst_h)..rows.end.min(dst_h);
@@ -261,22 +267,26 @@ pub fn resize_rows(
     };
 
     for (dy, t) in yt.iter().enumerate().take(wanted.end).skip(wanted.start) {
-        // Keep the two horizontally resized rows this output row needs; reuse them when they repeat.
-        for (k, sy) in [t.i0, t.i1].into_iter().enumerate() {
-            if row_of[k] == sy {
-                continue;
-            }
-            let other = 1 - k;
-            let (a, b) = rows.split_at_mut(row_len);
-            let (mine, theirs) = if k == 0 { (a, &*b) } else { (b, &*a) };
-            if row_of[other] == sy {
-                mine.copy_from_slice(theirs);
-            } else {
-                hresize(sy, mine);
-            }
-            row_of[k] = sy;
+        // Keep the two horizontally resized rows this output row needs; reuse them when they repeat. Going
+        // down, the lower row of one output row is often the upper row of the next: the two buffers swap
+        // places instead of copying the row.
+        if row_of[0] != t.i0 && row_of[1] == t.i0 {
+            rows.swap(0, 1);
+            row_of.swap(0, 1);
         }
-        let (r0, r1) = rows.split_at(row_len);
+        let [r0, r1] = rows;
+        if row_of[0] != t.i0 {
+            hresize(t.i0, r0);
+            row_of[0] = t.i0;
+        }
+        if row_of[1] != t.i1 {
+            if t.i1 == t.i0 {
+                r1.copy_from_slice(r0); // the clamped first and last rows
+            } else {
+                hresize(t.i1, r1);
+            }
+            row_of[1] = t.i1;
+        }
         vresize(r0, r1, t.w0 as i16, t.w1 as i16, out_row);
         sink(dy, out_row);
     }
@@ -287,7 +297,7 @@ pub fn resize_rows(
 fn hresize_scalar(row: &[u8], xt: &[XTap], base: usize, out: &mut [i16]) {
     for (o, t) in out.chunks_exact_mut(4).zip(xt) {
         let p = &row[t.at as usize - base..][..READ];
-        let (w0, w1) = (t.w0 as i32, t.w1 as i32);
+        let (w0, w1) = (t.w[0] as i32, t.w[1] as i32);
         for c in 0..3 {
             o[c] = ((p[c] as i32 * w0 + p[c + 3] as i32 * w1) >> 4) as i16;
         }
@@ -335,7 +345,8 @@ mod simd {
             let p = &row[t.at as usize - base..][..super::READ];
             // SAFETY: `p` holds the 8 bytes loaded.
             let p = unsafe { _mm_loadl_epi64(p.as_ptr() as *const __m128i) };
-            let w = _mm_set1_epi32((t.w0 as u16 as i32) | ((t.w1 as i32) << 16));
+            // SAFETY: `t.w` holds the 8 i16 loaded.
+            let w = unsafe { _mm_loadu_si128(t.w.as_ptr() as *const __m128i) };
             _mm_srai_epi32::<4>(_mm_madd_epi16(_mm_shuffle_epi8(p, pairs), w))
         };
         let mut cols = xt.chunks_exact(2);
@@ -736,10 +747,8 @@ mod tests {
         // Odd widths, upscales and downscales, so columns clamp at both edges and pair counts are odd.
         for (src_w, dst_w) in [(1usize, 1usize), (2, 5), (7, 3), (97, 40), (97, 194), (960, 636), (13, 13)] {
             let row: Vec<u8> = (0..src_w * 3).map(|v| (v * 37 % 256) as u8).collect();
-            let xt: Vec<XTap> = taps(src_w, dst_w, Axis::Columns)
-                .iter()
-                .map(|t| XTap { at: (t.i0 * 3) as u32, w0: t.w0 as i16, w1: t.w1 as i16 })
-                .collect();
+            let xt: Vec<XTap> =
+                taps(src_w, dst_w, Axis::Columns).iter().map(|t| XTap::new(t.i0 * 3, t.w0, t.w1)).collect();
             let mut padded = row.clone();
             padded.resize(row.len() + READ, 0);
             let mut want = vec![0i16; dst_w * 4];
