@@ -176,7 +176,7 @@ pub fn fill_rect(img: &mut RgbImage, x: i32, y: i32, w: i32, h: i32, colour: Rgb
     // and a 3-byte copy per pixel was half of drawing them.
     let pattern: [u8; 48] = std::array::from_fn(|i| colour.0[i % 3]);
     let buf: &mut [u8] = img.as_mut();
-    for row in buf.chunks_exact_mut(stride).take(y1 as usize).skip(y0 as usize) {
+    for row in buf[y0 as usize * stride..y1 as usize * stride].chunks_exact_mut(stride) {
         let span = &mut row[from..to];
         if let Ok(px) = <&mut [u8; 3]>::try_from(&mut *span) {
             *px = colour.0; // a vertical edge: one pixel a row
@@ -343,7 +343,7 @@ pub fn shade(img: &mut RgbImage, x: i32, y: i32, w: u32, h: u32) {
     }
     let stride = iw as usize * 3;
     let buf: &mut [u8] = img.as_mut();
-    for row in buf.chunks_exact_mut(stride).take(y1 as usize).skip(y0 as usize) {
+    for row in buf[y0 as usize * stride..y1 as usize * stride].chunks_exact_mut(stride) {
         row[x0 as usize * 3..x1 as usize * 3].iter_mut().for_each(|c| *c /= 3);
     }
 }
