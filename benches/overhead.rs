@@ -10,7 +10,9 @@ use std::time::Instant;
 use image::RgbImage;
 use nasview::detector::preprocess::{Letterbox, LetterboxRule, Preprocessor};
 use nasview::detector::provider::Device;
-use nasview::detector::{decode, nms, Candidates, Detection, Detector, Limits, LoadOptions, Spin, Thresholds};
+use nasview::detector::{
+    decode, nms, Candidates, Detection, Detector, Limits, LoadOptions, Spin, SpinSetting, Thresholds,
+};
 use nasview::overlay::{self, Mapping, Scene};
 use nasview::source::{demo::Demo, Source};
 use ort::session::Session;
@@ -43,8 +45,13 @@ fn main() -> anyhow::Result<()> {
     let frames: Vec<RgbImage> =
         (0..FRAMES).map(|_| demo.next_frame().map(|f| f.expect("demo frame"))).collect::<Result<_, _>>()?;
     let (fw, fh) = frames[0].dimensions();
-    let opts =
-        LoadOptions { device: Device::Cpu, strict_device: false, threads: 2, labels_file: None, spin: Some(Spin::Off) };
+    let opts = LoadOptions {
+        device: Device::Cpu,
+        strict_device: false,
+        threads: 2,
+        labels_file: None,
+        spin: SpinSetting::Fixed(Spin::Off),
+    };
     let mut detector = Detector::load(&model, &opts)?;
     let labels = detector.info.labels.clone();
     let (iw, ih) = (detector.info.input.width, detector.info.input.height);
