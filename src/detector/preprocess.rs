@@ -518,7 +518,8 @@ impl Preprocessor {
 }
 
 /// Resized pixels (output rows times columns) from which the rows are split between two threads: a
-/// 960x540 frame into 640x640 (636x358) takes ~1 ms on one core of this machine, a thread ~30 us to start.
+/// 960x540 frame into 640x640 (636x358) takes ~0.5 ms on one core of this machine with the SIMD passes
+/// (~0.45 ms on two: `cargo bench --bench overhead`), a thread ~30 us to start.
 const SPLIT_MIN: usize = 100_000;
 
 fn letterbox_planar<T: Copy + Send>(
