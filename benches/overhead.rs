@@ -1,8 +1,8 @@
 //! `cargo bench --bench overhead`: the per-frame work around inference (letterbox, decode, select, overlay),
 //! each stage repeated on the demo clip's frames with the YOLO-NAS S INT8 fixture's real outputs.
-//!
-//! `nasview bench` times the same stages once per frame next to a 60 ms inference, where a stage of
-//! 0.3 ms is a noisy median; here each stage runs alone, many times, so a change to one shows clearly.
+
+// `nasview bench` times the same stages once per frame next to a 60 ms inference, where a stage of 0.3 ms is a
+// noisy median; here each stage runs alone, many times, so a change to one shows clearly.
 
 use std::path::Path;
 use std::time::Instant;
