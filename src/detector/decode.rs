@@ -18,7 +18,8 @@ fn candidate(score: f32, conf: f32) -> bool {
 
 /// Whether any score of `row` is a candidate. Branch-free (`|`, not `any`'s early exit),
 /// so the compiler vectorises it: a frame is 8400 rows of 80 scores and almost every row has none; the
-/// early-exit `any` took 0.37 ms a frame on the demo, this 0.03 ms (`cargo bench --bench overhead`).
+/// early-exit `any` took 0.37 ms a frame on the demo, this 0.13 ms, most of it reading the 2.7 MB of scores
+/// (`cargo bench --bench overhead`).
 fn any_candidate(row: &[f32], conf: f32) -> bool {
     row.iter().fold(false, |hit, &s| hit | (s > conf) | s.is_nan())
 }
