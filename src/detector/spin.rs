@@ -79,11 +79,17 @@ impl SpinChoice {
     }
 }
 
-/// [`Probe`] samples every [`SAMPLE_GAP`] until the model is read (7-11 ms here), at least [`MIN_SAMPLES`]
-/// times (so a fast load waits a few ms at most) and at most [`MAX_SAMPLES`].
-const MIN_SAMPLES: usize = 4;
-const MAX_SAMPLES: usize = 64;
+/// [`Probe`] samples every [`SAMPLE_GAP`] until the model is read (7-11 ms here) and decides on the newest
+/// [`WINDOW`] samples, so a fast load waits a few ms at most.
+const WINDOW: usize = 6;
 const SAMPLE_GAP: Duration = Duration::from_millis(1);
+/// Busy cores count only when they stay busy this long. ONNX Runtime's pool threads keep spinning for a while
+/// after their process's last run: a Python session's worker stayed runnable 37-39 ms here (Ultralytics' too),
+/// so `nasview detect` started right after such a run saw "1 other runnable thread" and stopped spinning in
+/// half the rounds of `make bench-ort` (INT8 1.11x of bare ONNX Runtime instead of 0.96x). Only the busy
+/// case waits for this; a really busy machine makes each image take hundreds of ms anyway.
+const PERSIST: Duration = Duration::from_millis(60);
+const MAX_SAMPLES: usize = 256;
 
 /// Counts, on a thread of its own, how many threads of *other* processes are runnable while this one loads
 /// its model. The 1-minute load average used before counted nasview's own earlier runs: a benchmark that runs
@@ -98,7 +104,8 @@ impl Probe {
             SpinSetting::Auto { .. } => {
                 let done = Arc::new(AtomicBool::new(false));
                 let flag = done.clone();
-                let sampler = std::thread::Builder::new().name("spin-probe".into()).spawn(move || sample(&flag));
+                let cores = cores();
+                let sampler = std::thread::Builder::new().name("spin-probe".into()).spawn(move || sample(&flag, cores));
                 Probe(sampler.ok().map(|h| (h, done)))
             }
             _ => Probe(None),
@@ -118,26 +125,38 @@ impl Probe {
                         h.join().ok()
                     })
                     .unwrap_or_default();
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                choose(median(&samples), cores, idle, busy)
+                choose(median(newest(&samples)), cores(), idle, busy)
             }
         }
     }
 }
 
-fn sample(done: &AtomicBool) -> Vec<u32> {
-    let mut others = Vec::with_capacity(MAX_SAMPLES);
-    for i in 0..MAX_SAMPLES {
-        if i >= MIN_SAMPLES && done.load(Ordering::Relaxed) {
-            break;
-        }
-        if i > 0 {
-            std::thread::sleep(SAMPLE_GAP);
-        }
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The samples the choice is made on.
+fn newest(samples: &[u32]) -> &[u32] {
+    &samples[samples.len().saturating_sub(WINDOW)..]
+}
+
+/// Samples until the model is read and the newest samples say the cores are free, or until busy cores have
+/// stayed busy for [`PERSIST`].
+fn sample(done: &AtomicBool, cores: usize) -> Vec<u32> {
+    let start = std::time::Instant::now();
+    let mut others = Vec::with_capacity(64);
+    while others.len() < MAX_SAMPLES {
         let Some(all) = std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| runnable_in_loadavg(&s)) else {
             return Vec::new();
         };
         others.push(all.saturating_sub(own_runnable()));
+        if others.len() >= WINDOW && done.load(Ordering::Relaxed) {
+            let busy = median(newest(&others)).is_some_and(|n| is_busy(n, cores));
+            if !busy || start.elapsed() >= PERSIST {
+                break;
+            }
+        }
+        std::thread::sleep(SAMPLE_GAP);
     }
     others
 }
@@ -177,12 +196,16 @@ fn median(samples: &[u32]) -> Option<f32> {
 /// (no `/proc`) counts as idle, which is ONNX Runtime's own default of spinning.
 fn choose(others: Option<f32>, cores: usize, idle: Spin, busy: Spin) -> SpinChoice {
     match others {
-        Some(n) if n * 2.0 >= cores as f32 => {
+        Some(n) if is_busy(n, cores) => {
             SpinChoice { spin: busy, why: Some(format!("{n} other runnable threads on {cores} cores")) }
         }
         Some(n) => SpinChoice { spin: idle, why: Some(format!("cores free, {n} other runnable threads")) },
         None => SpinChoice { spin: idle, why: Some("load unknown".into()) },
     }
+}
+
+fn is_busy(others: f32, cores: usize) -> bool {
+    others * 2.0 >= cores as f32
 }
 
 #[cfg(test)]
@@ -212,6 +235,9 @@ mod tests {
         assert_eq!(median(&[3, 0, 0, 1]), Some(0.5));
         assert_eq!(median(&[2, 9, 1]), Some(2.0));
         assert_eq!(median(&[]), None);
+        // A spinner that stops (another process's pool after its last run) is judged by the newest samples.
+        assert_eq!(median(newest(&[1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0])), Some(0.0));
+        assert_eq!(newest(&[4, 2]), &[4, 2]);
         assert_eq!(
             choose(Some(3.0), 2, Spin::On, Spin::Off).label(),
             "off (auto: 3 other runnable threads on 2 cores)"
