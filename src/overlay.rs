@@ -156,25 +156,31 @@ pub fn draw_text(img: &mut RgbImage, colour: Rgb<u8>, x: i32, y: i32, scale: PxS
     });
 }
 
-/// Fills the part of the rectangle `x, y, w, h` inside the image, row by row.
-pub fn fill_rect(img: &mut RgbImage, x: i32, y: i32, w: i32, h: i32, colour: Rgb<u8>) {
+/// Calls `f` with the bytes of each row of the rectangle `x, y, w, h` that lie inside the image.
+fn for_each_row(img: &mut RgbImage, x: i32, y: i32, w: i64, h: i64, mut f: impl FnMut(&mut [u8])) {
     let (iw, ih) = (img.width() as i64, img.height() as i64);
-    let (x0, x1) = ((x as i64).max(0), (x as i64 + w as i64).min(iw));
-    let (y0, y1) = ((y as i64).max(0), (y as i64 + h as i64).min(ih));
+    let (x0, x1) = ((x as i64).max(0), (x as i64 + w).min(iw));
+    let (y0, y1) = ((y as i64).max(0), (y as i64 + h).min(ih));
     if x0 >= x1 || y0 >= y1 {
         return;
     }
     let stride = iw as usize * 3;
     let (from, to) = (x0 as usize * 3, x1 as usize * 3);
+    let buf: &mut [u8] = img.as_mut();
+    for row in buf[y0 as usize * stride..y1 as usize * stride].chunks_exact_mut(stride) {
+        f(&mut row[from..to]);
+    }
+}
+
+/// Fills the part of the rectangle `x, y, w, h` inside the image, row by row.
+pub fn fill_rect(img: &mut RgbImage, x: i32, y: i32, w: i32, h: i32, colour: Rgb<u8>) {
     // Sixteen pixels of the colour, copied in whole: the boxes and tags of a demo frame are ~85,000 pixels,
     // and filling them a pixel at a time was half of drawing them (perf).
     let pattern: [u8; 48] = std::array::from_fn(|i| colour.0[i % 3]);
-    let buf: &mut [u8] = img.as_mut();
-    for row in buf[y0 as usize * stride..y1 as usize * stride].chunks_exact_mut(stride) {
-        let span = &mut row[from..to];
+    for_each_row(img, x, y, w as i64, h as i64, |span| {
         if let Ok(px) = <&mut [u8; 3]>::try_from(&mut *span) {
             *px = colour.0; // a vertical edge: one pixel a row
-            continue;
+            return;
         }
         let mut chunks = span.chunks_exact_mut(48);
         for c in &mut chunks {
@@ -183,7 +189,7 @@ pub fn fill_rect(img: &mut RgbImage, x: i32, y: i32, w: i32, h: i32, colour: Rgb
         let rest = chunks.into_remainder();
         // A whole number of pixels, so the pattern's start fits.
         rest.copy_from_slice(&pattern[..rest.len()]);
-    }
+    });
 }
 
 /// The outline of the rectangle `x, y, w, h` (1 px wide), as imageproc's `draw_hollow_rect_mut` draws it.
@@ -329,17 +335,7 @@ pub fn draw_detections_with_ids(img: &mut RgbImage, dets: &[Detection], ids: &[O
 
 /// Darkens a rectangle so text on top reads on any frame.
 pub fn shade(img: &mut RgbImage, x: i32, y: i32, w: u32, h: u32) {
-    let (iw, ih) = (img.width() as i64, img.height() as i64);
-    let (x0, x1) = ((x as i64).max(0), (x as i64 + w as i64).min(iw));
-    let (y0, y1) = ((y as i64).max(0), (y as i64 + h as i64).min(ih));
-    if x0 >= x1 || y0 >= y1 {
-        return;
-    }
-    let stride = iw as usize * 3;
-    let buf: &mut [u8] = img.as_mut();
-    for row in buf[y0 as usize * stride..y1 as usize * stride].chunks_exact_mut(stride) {
-        row[x0 as usize * 3..x1 as usize * 3].iter_mut().for_each(|c| *c /= 3);
-    }
+    for_each_row(img, x, y, w as i64, h as i64, |span| span.iter_mut().for_each(|c| *c /= 3));
 }
 
 /// Draws lines of text in a shaded box at `x, y`; each line has its colour.

@@ -1,20 +1,13 @@
 //! Real photos through real models and the real ONNX Runtime, checked against hand-measured boxes.
 
 use nasview::detector::nms::iou;
-use nasview::detector::provider::Device;
-use nasview::detector::{Detection, Detector, LoadOptions, Precision, SpinSetting, Thresholds};
+use nasview::detector::{Detection, Detector, Precision, Thresholds};
 
-use crate::common::{data, model, photo};
+use crate::common::{cpu_options, data, model, photo};
 
 fn load(path: &std::path::Path) -> Detector {
     nasview::runtime::init(None).expect("ONNX Runtime from `make setup`");
-    let opts = LoadOptions {
-        device: Device::Cpu,
-        strict_device: false,
-        threads: 2,
-        labels_file: None,
-        spin: SpinSetting::Unset,
-    };
+    let opts = cpu_options();
     Detector::load(path, &opts).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
 }
 

@@ -4,25 +4,18 @@
 use std::sync::atomic::Ordering;
 
 use nasview::config::ModelConfig;
-use nasview::detector::provider::Device;
-use nasview::detector::{LoadOptions, SpinSetting, Thresholds};
+use nasview::detector::Thresholds;
 use nasview::pipeline::{InferenceSettings, Pipeline, PipelineConfig};
 use nasview::source::{CameraRequest, Spec};
 
-use crate::common::model;
+use crate::common::{cpu_options, model};
 
 #[test]
 fn fast_source_slow_inference_keeps_only_the_newest_frame() {
     nasview::runtime::init(None).unwrap();
     // 500 fps of demo frames against an inference of tens of milliseconds.
     let spec = Spec::parse("demo", &CameraRequest::default(), Some(500)).unwrap();
-    let load = LoadOptions {
-        device: Device::Cpu,
-        strict_device: false,
-        threads: 2,
-        labels_file: None,
-        spin: SpinSetting::Unset,
-    };
+    let load = cpu_options();
     let thresholds = Thresholds { conf: 0.25, iou: 0.7 };
     let model =
         ModelConfig { path: model("yolov12n_int8.onnx"), load, classes: None, thresholds, passes: Default::default() };

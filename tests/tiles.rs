@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 
 use image::{imageops, Rgb, RgbImage};
 use nasview::detector::nms::iou;
-use nasview::detector::provider::Device;
 use nasview::detector::tiles::{inside_ratio, PassSettings, Tiling};
-use nasview::detector::{Detector, LoadOptions, SpinSetting, Thresholds};
+use nasview::detector::{Detector, Thresholds};
 
-use crate::common::{data, model, nasview, photo, scratch};
+use crate::common::{cpu_options, data, model, nasview, photo, scratch};
 
 pub const PHOTOS: [&str; 9] = [
     "astronaut.png",
@@ -190,13 +189,7 @@ fn tiles_run_as_one_batch_when_the_batch_is_dynamic() {
     // The YOLO-NAS S fixture exported with a dynamic batch (models/export_yolo_nas.py --dynamic-batch);
     // the other exports fix it to 1 and run their tiles one after another.
     nasview::runtime::init(None).expect("ONNX Runtime from `make setup`");
-    let opts = LoadOptions {
-        device: Device::Cpu,
-        strict_device: false,
-        threads: 2,
-        labels_file: None,
-        spin: SpinSetting::Unset,
-    };
+    let opts = cpu_options();
     let mut batched = Detector::load(&data("yolo_nas_s_fixture_dynbatch_int8.onnx"), &opts).unwrap();
     assert!(batched.batch_dynamic() && batched.batches());
     let fixed = Detector::load(&data("yolo_nas_s_fixture_int8.onnx"), &opts).unwrap();

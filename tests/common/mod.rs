@@ -41,3 +41,14 @@ pub fn scratch(name: &str) -> PathBuf {
 
 /// The one ffprobe reader, shared with the unit tests.
 pub use nasview::testing::ffprobe;
+
+/// What the library tests load models with: CPU, 2 threads, no spinning.
+pub fn cpu_options() -> nasview::detector::LoadOptions {
+    nasview::detector::LoadOptions {
+        device: nasview::detector::provider::Device::Cpu,
+        strict_device: false,
+        threads: 2,
+        labels_file: None,
+        spin: nasview::detector::SpinSetting::Unset,
+    }
+}
