@@ -26,9 +26,12 @@ use crate::ui::WindowPresenter;
 ///   window,   recording off: inference rate 0.44x, latency 2.25x
 ///   window,   recording on:  inference rate 0.68x, latency 1.42x
 /// and spinning inside runs only (`run`) did no better than `on` (0.41x-0.72x). On the same machine when
-/// quiet (headless, 150 frames, two interleaved rounds), on / off: frames shown 0.95x (14.8 vs 15.6/s),
-/// latency 1.03x (83 vs 81 ms median), recording on or off alike: spinning wins nothing even on idle cores.
-/// Capture drops follow the inference rate (newest frame wins). `--spin on|run` overrides this.
+/// quiet (150 frames, two interleaved rounds), on / off: headless, frames shown 0.95x, latency 1.03x; window,
+/// frames shown 1.00x (recording off) and 1.04x (on), latency 0.93x and 0.91x (83 vs 89 ms, 86 vs 95 ms).
+/// So on idle cores spinning moves the live viewer by under 10 % either way, on busy ones it costs up to
+/// 2.25x the latency; and a live session lasts while the load around it changes, but the choice is made
+/// once, at start-up. Capture drops follow the inference rate (newest frame wins). `--spin on|run`
+/// overrides this.
 pub const SPIN: Spin = Spin::Off;
 
 /// Runs the live command: 0 all done, 1 when an output the user asked for failed; errors (exit 2) when the
