@@ -27,7 +27,7 @@ use crate::ui::WindowPresenter;
 ///   window,   recording on:  inference rate 0.68x, latency 1.42x
 /// and spinning inside runs only (`run`) did no better than `on` (0.41x-0.72x). On the same machine when
 /// quiet (150 frames, two interleaved rounds), on / off: headless, frames shown 0.95x, latency 1.03x; window,
-/// frames shown 1.00x (recording off) and 1.04x (on), latency 0.93x and 0.91x (83 vs 89 ms, 86 vs 95 ms).
+/// frames shown 0.99x (recording off) and 1.05x (on), latency 0.93x and 0.91x (83 vs 89 ms, 86 vs 95 ms).
 /// So on idle cores spinning moves the live viewer by under 10 % either way, on busy ones it costs up to
 /// 2.25x the latency; and a live session lasts while the load around it changes, but the choice is made
 /// once, at start-up. Capture drops follow the inference rate (newest frame wins). `--spin on|run`
