@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::BenchConfig;
 use crate::detector::tiles::PassSettings;
-use crate::detector::{Detector, Spin, Thresholds};
+use crate::detector::{Detector, Spin, SpinSetting, Thresholds};
 use crate::messages;
 use crate::overlay::{self, Mapping, Scene};
 use crate::record::encoder::H264Encoder;
@@ -150,9 +150,9 @@ impl Runner {
     }
 }
 
-/// ONNX Runtime spinning for `bench`, chosen as each model loads: when the cores are free, spinning inside each
-/// run (as `detect` spins) but stopped at its end, so the sessions of several models measured in turn do
-/// not spin against each other (spinning between runs doubled their times, issue 13); off when other
+/// ONNX Runtime spinning for `bench`, chosen as the first model loads: when the cores are free, spinning
+/// inside each run (as `detect` spins) but stopped at its end, so the sessions of several models measured in
+/// turn do not spin against each other (spinning between runs doubled their times, issue 13); off when other
 /// processes load the cores. Measured on this shared 2-core machine under a load average of 12, 30
 /// frames, off/on/run interleaved, two rounds, inference medians: YOLOv12n FP32 + INT8 together
 /// off 215-351 / 110-162 ms, on 752-781 / 569-575 ms, run 627-711 / 444-528 ms; YOLO-NAS S INT8
@@ -196,16 +196,20 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
         _ => None,
     };
     let mut runners = Vec::new();
+    let mut load = load.spinning_or(SPIN_IDLE, SPIN_BUSY);
     for m in models {
-        let first = Detector::load(m, &load.spinning_or(SPIN_IDLE, SPIN_BUSY))?;
+        let first = Detector::load(m, &load)?;
         messages::note(&format!("bench: {}", first.info.summary()));
+        // Every later session spins as the first one chose, so the models are measured on equal terms even
+        // when the load around the run changes while they load.
+        load.spin = SpinSetting::Fixed(first.info.spin.spin);
         let batch_dynamic = first.batch_dynamic();
         let mut first = Some(first);
         for (passes, label, batching) in variants(batch_dynamic, &cfg.passes) {
             // Each variant has its own session, so one's warm caches do not flatter another.
             let mut detector = match first.take() {
                 Some(d) => d,
-                None => Detector::load(m, &load.spinning_or(SPIN_IDLE, SPIN_BUSY))?,
+                None => Detector::load(m, &load)?,
             };
             detector.set_batching(batching);
             runners.push(Runner {

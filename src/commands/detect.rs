@@ -24,8 +24,8 @@ struct ImageLine<'a> {
 }
 
 /// ONNX Runtime spinning for `detect`, chosen as the model loads ([`crate::detector::spin::Probe`]): on when
-/// the cores are free, off when other processes' threads want them. Measured, YOLOv12n, `nasview detect` / bare ONNX Runtime (whose default is to
-/// spin), interleaved (`models/bench_ort.py`): on a quiet machine spinning makes inference 8-13 % faster
+/// the cores are free, off when other processes' threads want them. Measured, YOLOv12n, `nasview detect` /
+/// bare ONNX Runtime (whose default is to spin), interleaved (`models/bench_ort.py`): on a quiet machine spinning makes inference 8-13 % faster
 /// (issue 13's figures: FP32 55.4 -> 52.9 ms, INT8 47.4 -> 42.9 ms); on this shared 2-core machine under
 /// a load average of 12, spinning on / off was FP32 744.6 / 252.1 ms (1.18x / 0.40x of bare ORT's 633.8)
 /// and INT8 514.7 / 94.0 ms (0.94x / 0.17x of 550.1): a spinning thread burns the time slices it needs.

@@ -95,21 +95,26 @@ const MAX_SAMPLES: usize = 256;
 /// its model. The 1-minute load average used before counted nasview's own earlier runs: a benchmark that runs
 /// nasview back to back saw its own load and stopped spinning (INT8 1.054x of bare ONNX Runtime, issue 13).
 /// The number of runnable threads right now, less this process's own, has no such memory.
-pub struct Probe(Option<(JoinHandle<Vec<u32>>, Arc<AtomicBool>)>);
+pub struct Probe {
+    /// The sampler and the flag that tells it the model is read.
+    sampler: Option<(JoinHandle<Vec<u32>>, Arc<AtomicBool>)>,
+    cores: usize,
+}
 
 impl Probe {
     /// Starts sampling when the setting is `Auto`; otherwise does nothing.
     pub fn start(setting: SpinSetting) -> Probe {
-        match setting {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let sampler = match setting {
             SpinSetting::Auto { .. } => {
                 let done = Arc::new(AtomicBool::new(false));
                 let flag = done.clone();
-                let cores = cores();
                 let sampler = std::thread::Builder::new().name("spin-probe".into()).spawn(move || sample(&flag, cores));
-                Probe(sampler.ok().map(|h| (h, done)))
+                sampler.ok().map(|h| (h, done))
             }
-            _ => Probe(None),
-        }
+            _ => None,
+        };
+        Probe { sampler, cores }
     }
 
     /// The choice for `setting`, from what was sampled.
@@ -119,20 +124,16 @@ impl Probe {
             SpinSetting::Fixed(spin) => SpinChoice { spin, why: None },
             SpinSetting::Auto { idle, busy } => {
                 let samples = self
-                    .0
+                    .sampler
                     .and_then(|(h, done)| {
                         done.store(true, Ordering::Relaxed);
                         h.join().ok()
                     })
                     .unwrap_or_default();
-                choose(median(newest(&samples)), cores(), idle, busy)
+                choose(median(newest(&samples)), self.cores, idle, busy)
             }
         }
     }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The samples the choice is made on.
