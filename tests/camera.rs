@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nasview::source::camera::convert::to_rgb;
@@ -12,7 +12,7 @@ use nasview::source::CameraRequest;
 use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{CameraFormat, FrameFormat, RequestedFormat, RequestedFormatType};
 
-use crate::common::{data, ffprobe, model, photo, scratch};
+use crate::common::{data, ffprobe, model, photo, scratch, spawn};
 
 /// The modes of a `v4l2-ctl --list-formats-ext` listing, as a backend reports them: one per format, size and
 /// rate; formats nasview cannot read (H264, YU12, JPEG) left out, as nokhwa leaves them out. A rate like 7.5 fps
@@ -287,14 +287,7 @@ struct Timed {
 /// Runs nasview headless, collecting stderr lines with their arrival times (the stall timeline) and stdout.
 fn run_timed(args: &[&str], dir: &Path, limit: Duration) -> (Option<i32>, Vec<Timed>, Vec<Timed>) {
     let t0 = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nasview"))
-        .args(args)
-        .args(["--model", model("yolov12n_int8.onnx").to_str().unwrap()])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(args, dir);
     fn timed(pipe: impl std::io::Read + Send + 'static, t0: Instant) -> std::thread::JoinHandle<Vec<Timed>> {
         std::thread::spawn(move || {
             BufReader::new(pipe).lines().map_while(Result::ok).map(|line| Timed { at: t0.elapsed(), line }).collect()

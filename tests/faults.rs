@@ -4,18 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{ffprobe, model, photo, scratch};
-
-fn spawn(args: &[&str], dir: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_nasview"))
-        .args(args)
-        .args(["--model", model("yolov12n_int8.onnx").to_str().unwrap()])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
+use crate::common::{ffprobe, model, photo, scratch, spawn};
 
 /// Waits for the process, killing it after `limit`; returns (exit code, stdout, stderr).
 fn finish(child: Child, limit: Duration) -> (Option<i32>, String, String) {

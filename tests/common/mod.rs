@@ -52,3 +52,15 @@ pub fn cpu_options() -> nasview::detector::LoadOptions {
         spin: nasview::detector::SpinSetting::Unset,
     }
 }
+
+/// Starts nasview in `dir` with the YOLOv12n INT8 model and piped output, for tests that watch it run.
+pub fn spawn(args: &[&str], dir: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_nasview"))
+        .args(args)
+        .args(["--model", model("yolov12n_int8.onnx").to_str().unwrap()])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
