@@ -100,7 +100,7 @@ pub struct DetectArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Frames to measure: demo, an image, a folder of images or an MP4 file
+    /// Frames to measure: demo, an image, a folder of images or a video file (its decoding is timed too)
     #[arg(long, default_value = "demo")]
     pub source: String,
     /// Frames measured per model (after a 5-frame warm-up)
@@ -114,11 +114,16 @@ pub struct BenchArgs {
 /// Options of the live viewer (the default command).
 #[derive(Args, Debug, Clone)]
 pub struct LiveArgs {
-    /// Camera index or name substring, `demo`, an image file or folder, an MP4 file, or a raw camera frame
-    /// `NAME.WxH.FORMAT` [default: camera 0; the demo clip when no camera is found].
-    /// `demo?fail-after=N`, `demo?stall-after=N`, `&back-after=SECONDS` and `demo?camera` inject faults
+    /// Camera index or name substring, `demo`, an image file or folder, a video file (any container and codec
+    /// FFmpeg reads), a stream URL (rtsp://, rtmp://, http(s):// MJPEG or HLS, udp://, srt://), `screen` or
+    /// `screen?region=X,Y,W,H`, or a raw camera frame `NAME.WxH.FORMAT` [default: camera 0; the demo clip
+    /// when no camera is found]. `demo?fail-after=N`, `demo?stall-after=N`, `&back-after=SECONDS` and
+    /// `demo?camera` inject faults
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
+    /// How an rtsp:// source carries its media: tcp (default; passes firewalls, loses nothing) or udp
+    #[arg(long, value_name = "tcp|udp")]
+    pub rtsp_transport: Option<String>,
     /// Camera resolution, e.g. 1280x720
     #[arg(long, value_name = "WxH")]
     pub resolution: Option<String>,

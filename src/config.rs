@@ -12,6 +12,7 @@ use crate::detector::{LoadOptions, SpinSetting, Thresholds};
 use crate::messages;
 use crate::record::naming::RecordTarget;
 use crate::source::images::expand_paths;
+use crate::source::video::address::RtspTransport;
 use crate::source::{CameraRequest, Spec};
 use crate::track::line::LineSpec;
 
@@ -180,7 +181,7 @@ impl Config {
                 }
                 let source = Spec::parse(&args.source, &CameraRequest::default(), None)?;
                 if !source.every_frame_matters() {
-                    bail!("bench needs a repeatable source: demo, an image, a folder of images or an MP4 file");
+                    bail!("bench needs a repeatable source: demo, an image, a folder of images or a video file");
                 }
                 Command::Bench(BenchConfig {
                     models,
@@ -247,7 +248,8 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         crate::source::camera::format::parse_pixel_format(f)?;
     }
     let resolution = live.resolution.as_deref().map(parse_resolution).transpose()?;
-    let camera = CameraRequest { resolution, fps: live.fps, pixel_format: live.pixel_format.clone() };
+    let rtsp_transport = live.rtsp_transport.as_deref().map(RtspTransport::parse).transpose()?.unwrap_or_default();
+    let camera = CameraRequest { resolution, fps: live.fps, pixel_format: live.pixel_format.clone(), rtsp_transport };
     let source = match &live.source {
         Some(given) => Spec::parse(given, &camera, live.fps)?,
         // Nothing asked for: camera 0, or, on a machine without a camera, the demo clip instead of a dead end.
@@ -272,6 +274,9 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
                 messages::warn(&format!("{flag} applies to cameras only; ignored for --source {source_arg}"));
             }
         }
+    }
+    if live.rtsp_transport.is_some() && !matches!(&source, Spec::Stream(u) if u.scheme().starts_with("rtsp")) {
+        messages::warn(&format!("--rtsp-transport applies to rtsp:// sources only; ignored for --source {source_arg}"));
     }
     if matches!(source, Spec::Video(_)) && live.fps.is_some() {
         messages::warn("--fps is ignored for a video file: it plays at its own frame rate");

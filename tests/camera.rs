@@ -84,7 +84,7 @@ fn listing(name: &str) -> Vec<CameraFormat> {
 }
 
 fn req(res: Option<(u32, u32)>, fps: Option<u32>, fmt: Option<&str>) -> CameraRequest {
-    CameraRequest { resolution: res, fps, pixel_format: fmt.map(str::to_string) }
+    CameraRequest { resolution: res, fps, pixel_format: fmt.map(str::to_string), ..Default::default() }
 }
 
 /// Asserts the mode chosen for `request` (as `describe` prints it).

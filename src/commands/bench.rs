@@ -102,6 +102,30 @@ fn load_frames(spec: &Spec, source: &str, n: usize) -> anyhow::Result<Vec<RgbIma
     Ok(frames)
 }
 
+/// Per frame, how long reading, decoding and converting a video to RGB takes (ms), over up to `n` frames after a
+/// warm-up, a short file being read again from its start.
+pub fn time_video_decodes(path: &std::path::Path, n: usize) -> anyhow::Result<Vec<f64>> {
+    use crate::source::video::{Input, Video};
+    let input = Input::File(path.to_path_buf());
+    let mut video = Video::open(&input)?;
+    let mut samples = Vec::with_capacity(n.min(100_000));
+    let mut seen = 0;
+    while samples.len() < n {
+        let t = Instant::now();
+        match video.next_frame()? {
+            Some(_) => {
+                seen += 1;
+                if seen > WARMUP {
+                    samples.push(t.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
+            None if seen == 0 => bail!("{} gave no frames", path.display()),
+            None => video = Video::open(&input)?,
+        }
+    }
+    Ok(samples)
+}
+
 struct Runner {
     detector: Detector,
     passes: PassSettings,
@@ -187,12 +211,14 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
     }
     let frames = load_frames(&cfg.source, &cfg.source_name, args.frames.max(1))?;
     let (w, h) = frames[0].dimensions();
-    // A raw camera frame: its decode is a stage of its own, timed here (the frames above are decoded already).
+    // A raw camera frame or a video: its decode is a stage of its own, timed here (the frames above are decoded
+    // already).
     let decode = match &cfg.source {
         Spec::RawFrame(path) => {
             let samples = crate::source::raw::RawFrame::open(path)?.time_decodes(frames.len() + WARMUP)?;
             Some(summarize(&samples[WARMUP..]))
         }
+        Spec::Video(path) => Some(summarize(&time_video_decodes(path, frames.len())?)),
         _ => None,
     };
     let mut runners = Vec::new();
@@ -298,7 +324,9 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
         );
     }
     if let Some(d) = decode {
-        println!("decode (raw camera frame to RGB): {:.2} ({:.2}) ms", d.median, d.p95);
+        let what =
+            if matches!(cfg.source, Spec::Video(_)) { "video frame read and decoded" } else { "raw camera frame" };
+        println!("decode ({what} to RGB): {:.2} ({:.2}) ms", d.median, d.p95);
     }
     println!("peak RSS {:.0} MiB (whole process)", peak_rss_mb());
     Ok(0)

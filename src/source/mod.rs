@@ -1,4 +1,5 @@
-//! Frame sources (camera, demo clip, images, MP4) and the capture thread that feeds the newest frame on.
+//! Frame sources (camera, demo clip, images, videos and streams through FFmpeg, the screen) and the capture thread
+//! that feeds the newest frame on.
 
 pub mod camera;
 pub mod demo;
@@ -84,6 +85,8 @@ pub struct CameraRequest {
     pub resolution: Option<(u32, u32)>,
     pub fps: Option<u32>,
     pub pixel_format: Option<String>,
+    /// For network cameras (`rtsp://`): how RTSP carries the media.
+    pub rtsp_transport: video::address::RtspTransport,
 }
 
 /// A parsed `--source`: opened later on the capture thread (cameras cannot move between threads).
@@ -102,7 +105,15 @@ pub enum Spec {
         path: PathBuf,
         fps: Option<u32>,
     },
+    /// A video file of any container and codec FFmpeg reads.
     Video(PathBuf),
+    /// A network stream (`rtsp://`, `http://`, ...): live, opened again when it drops.
+    Stream(video::address::StreamUrl),
+    /// The screen (x11grab, gdigrab, avfoundation), or a region of it.
+    Screen {
+        region: Option<video::address::ScreenRegion>,
+        fps: u32,
+    },
     /// One raw camera frame, `NAME.WxH.FORMAT`.
     RawFrame(PathBuf),
     Camera {
@@ -112,9 +123,15 @@ pub enum Spec {
 }
 
 impl Spec {
-    /// `0`, a camera name, `demo`, an image or folder, or an MP4 file.
+    /// `0`, a camera name, `demo`, `screen`, a URL, an image or folder, or a video file.
     pub fn parse(spec: &str, camera: &CameraRequest, fps: Option<u32>) -> anyhow::Result<Spec> {
         let path = Path::new(spec);
+        if let Some(url) = video::address::StreamUrl::parse(spec, camera.rtsp_transport) {
+            return Ok(Spec::Stream(url));
+        }
+        if let Some(region) = video::address::parse_screen(spec) {
+            return Ok(Spec::Screen { region: region?, fps: fps.unwrap_or(30) });
+        }
         if let Some(rest) = spec.strip_prefix("demo") {
             if rest.is_empty() || rest.starts_with('?') {
                 let fault = demo::Fault::parse(rest.trim_start_matches('?'))?;
@@ -131,7 +148,10 @@ impl Spec {
             return Ok(Spec::Video(path.to_path_buf()));
         }
         if spec.contains('/') || spec.contains('.') {
-            bail!("source {spec} does not exist: pass --source demo, a video file, an image folder, or a camera index (see `nasview cameras`)");
+            bail!(
+                "source {spec} does not exist: pass --source demo, a video file, an image folder, a stream URL \
+                 (rtsp://, http://...), screen, or a camera index (see `nasview cameras`)"
+            );
         }
         Ok(Spec::Camera { name: spec.to_string(), request: camera.clone() })
     }
@@ -144,7 +164,7 @@ impl Spec {
     /// Cameras (and a demo that pretends to be one): when they fail, they are opened again.
     pub fn is_camera_like(&self) -> bool {
         match self {
-            Spec::Camera { .. } => true,
+            Spec::Camera { .. } | Spec::Stream(_) | Spec::Screen { .. } => true,
             Spec::Demo { fault, .. } => fault.is_some_and(|f| f.as_camera),
             _ => false,
         }
@@ -157,10 +177,19 @@ impl Spec {
     /// would only measure the speed of inference.
     pub fn stamped_at_capture(&self, lossless: bool) -> bool {
         match self {
-            Spec::Camera { .. } => true,
+            Spec::Camera { .. } | Spec::Stream(_) | Spec::Screen { .. } => true,
             Spec::Demo { .. } => self.is_camera_like() || !lossless,
             // Raw frames have no clock of their own: stamped when read either way.
             Spec::Images { .. } | Spec::Video(_) | Spec::RawFrame(_) => false,
+        }
+    }
+
+    /// What fails and comes back, in messages.
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Spec::Stream(_) => "stream",
+            Spec::Screen { .. } => "screen",
+            _ => "camera",
         }
     }
 
@@ -176,7 +205,12 @@ impl Spec {
             }
             Spec::Demo { fps, fault, note, .. } => Box::new(demo::Demo::new(*fps)?.with_fault(*fault).with_note(*note)),
             Spec::Images { path, fps } => Box::new(images::Images::open(path, *fps)?),
-            Spec::Video(path) => Box::new(video::Mp4Video::open(path)?),
+            Spec::Video(path) => Box::new(video::Video::open(&video::Input::File(path.clone()))?),
+            // Not behind a watched thread: FFmpeg's interrupt callback bounds every blocking call of a stream.
+            Spec::Stream(url) => Box::new(video::Video::open(&video::Input::Stream(url.clone()))?),
+            Spec::Screen { region, fps } => {
+                Box::new(video::Video::open(&video::Input::Screen { region: *region, fps: *fps })?)
+            }
             Spec::RawFrame(path) => Box::new(raw::RawFrame::open(path)?),
             Spec::Camera { name, request } => {
                 let (name, request) = (name.clone(), request.clone());
@@ -192,9 +226,9 @@ pub enum SourceState {
     /// Opened, frames flowing (or about to).
     Running,
     /// A camera failed and is opened again with back-off.
-    Reconnecting { attempt: u32, error: String, retry_in: Duration },
+    Reconnecting { what: &'static str, attempt: u32, error: String, retry_in: Duration },
     /// Back after `attempts` attempts, at `at`: shown for a few seconds, then it is `Running` again.
-    Recovered { attempts: u32, at: Instant },
+    Recovered { what: &'static str, attempts: u32, at: Instant },
     /// A finite source gave its last frame.
     Ended,
     /// The source stopped on an error (the run ends with it; the HUD shows it until then).
@@ -235,10 +269,10 @@ impl SourceState {
     /// What stderr says when the capture thread enters this state.
     pub fn message(&self) -> Option<String> {
         match self {
-            SourceState::Reconnecting { attempt, error, retry_in } => {
-                Some(format!("camera lost ({error}); retrying in {:.1} s (attempt {attempt})", retry_in.as_secs_f32()))
+            SourceState::Reconnecting { what, attempt, error, retry_in } => {
+                Some(format!("{what} lost ({error}); retrying in {:.1} s (attempt {attempt})", retry_in.as_secs_f32()))
             }
-            SourceState::Recovered { attempts, .. } => Some(format!("camera back after {attempts} attempt(s)")),
+            SourceState::Recovered { what, attempts, .. } => Some(format!("{what} back after {attempts} attempt(s)")),
             _ => None,
         }
     }
@@ -305,10 +339,13 @@ pub fn capture_loop(
                 return Ok(());
             }
             Err(e) if live => {
+                let what = spec.noun();
                 let mut backoff = Duration::from_millis(500);
                 let mut attempt = 1;
+                // What the last attempt said: the first loss, then each reopen's own error.
+                let mut error = format!("{e:#}");
                 source = loop {
-                    state.set(SourceState::Reconnecting { attempt, error: format!("{e:#}"), retry_in: backoff });
+                    state.set(SourceState::Reconnecting { what, attempt, error: error.clone(), retry_in: backoff });
                     // Sleep in slices, so quitting during a long back-off is not held up.
                     let wake = Instant::now() + backoff;
                     while Instant::now() < wake {
@@ -321,13 +358,14 @@ pub fn capture_loop(
                     }
                     match spec.open() {
                         Ok(s) => break s,
-                        Err(_) => {
+                        Err(e) => {
+                            error = format!("{e:#}");
                             backoff = (backoff * 2).min(Duration::from_secs(8));
                             attempt += 1;
                         }
                     }
                 };
-                state.set(SourceState::Recovered { attempts: attempt, at: Instant::now() });
+                state.set(SourceState::Recovered { what, attempts: attempt, at: Instant::now() });
                 // A reopened source starts its clock again.
                 paced_from = None;
                 continue;
@@ -356,18 +394,23 @@ pub fn capture_loop(
     }
 }
 
-impl Source for video::Mp4Video {
+impl Source for video::Video {
     fn next_frame(&mut self) -> anyhow::Result<Option<RgbImage>> {
-        Ok(video::Mp4Video::next_frame(self)?.map(|(image, _)| image))
+        Ok(video::Video::next_frame(self)?.map(|(image, _)| image))
     }
 
     fn describe(&self) -> String {
-        let (w, h) = self.size();
-        format!("video {w}x{h} @ {:.1} fps", self.fps().unwrap_or(0.0))
+        video::Video::describe(self)
     }
 
+    /// Files (and finite files over HTTP) have their own clock; live streams and the screen are stamped when read.
     fn next_timed(&mut self) -> anyhow::Result<Option<(RgbImage, Option<Duration>)>> {
-        Ok(video::Mp4Video::next_frame(self)?.map(|(image, pts)| (image, Some(pts))))
+        let finite = self.is_finite();
+        Ok(video::Video::next_frame(self)?.map(|(image, t)| (image, finite.then_some(t))))
+    }
+
+    fn decode_time(&self) -> Option<Duration> {
+        self.last_decode()
     }
 }
 
@@ -407,11 +450,16 @@ mod tests {
     #[test]
     fn source_state_renders_once_for_hud_and_stderr() {
         let now = Instant::now();
-        let lost = SourceState::Reconnecting { attempt: 2, error: "gone".into(), retry_in: Duration::from_secs(1) };
+        let lost = SourceState::Reconnecting {
+            what: "camera",
+            attempt: 2,
+            error: "gone".into(),
+            retry_in: Duration::from_secs(1),
+        };
         assert_eq!(lost.message().as_deref(), Some("camera lost (gone); retrying in 1.0 s (attempt 2)"));
         assert_eq!(lost.hud_text(now, None), lost.message());
         // "Camera back" clears from the HUD after a few seconds.
-        let back = SourceState::Recovered { attempts: 3, at: now };
+        let back = SourceState::Recovered { what: "camera", attempts: 3, at: now };
         assert_eq!(back.hud_text(now, None).as_deref(), Some("camera back after 3 attempt(s)"));
         assert_eq!(back.hud_text(now + RECOVERED_SHOWN, None), None);
         // Just back, no frame yet: still "back", not "stalled".

@@ -225,7 +225,7 @@ mod tests {
     }
 
     fn req(res: Option<(u32, u32)>, fps: Option<u32>, fmt: Option<&str>) -> CameraRequest {
-        CameraRequest { resolution: res, fps, pixel_format: fmt.map(str::to_string) }
+        CameraRequest { resolution: res, fps, pixel_format: fmt.map(str::to_string), ..Default::default() }
     }
 
     /// The C920 in brief: YUYV to 2304x1536 at 2 fps, MJPEG to 1920x1080 at 30.
