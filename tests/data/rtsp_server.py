@@ -33,6 +33,8 @@ def parse_args():
     # server must not outlive the test run: it exits by itself after this many seconds
     # and as soon as its parent process goes away.
     p.add_argument("--max-seconds", type=float, default=600.0)
+    p.add_argument("--no-parent-watch", action="store_true",
+                   help="keep running when the parent exits (starting it by hand from a script)")
     a = p.parse_args()
     if (a.user is None) != (a.password is None):
         p.error("--user and --password go together")
@@ -55,12 +57,19 @@ def load_access_units(clip, max_frames):
     pipeline.get_by_name("file").set_property("location", os.path.abspath(clip))
     sink = pipeline.get_by_name("sink")
     pipeline.set_state(Gst.State.PLAYING)
+    bus = pipeline.get_bus()
     caps, frames = None, []
     try:
-        while len(frames) < max_frames:  # bounded: a test clip is short
-            sample = sink.pull_sample()  # None at EOS or on error
+        # Bounded: a test clip is short. try_pull_sample with a timeout, not pull_sample:
+        # on a demux error (not an MP4) the appsink never sees EOS and would block forever.
+        while len(frames) < max_frames and not sink.is_eos():
+            msg = bus.pop_filtered(Gst.MessageType.ERROR)
+            if msg is not None:
+                err, dbg = msg.parse_error()
+                raise RuntimeError(f"{clip}: {err.message} ({dbg})")
+            sample = sink.try_pull_sample(Gst.SECOND // 10)
             if sample is None:
-                break
+                continue
             caps = caps or sample.get_caps()
             b = sample.get_buffer()
             ok, info = b.map(Gst.MapFlags.READ)
@@ -71,10 +80,6 @@ def load_access_units(clip, max_frames):
             # set, alter the stored frame too (the loop offsets then pile up).
             frames.append((bytes(info.data), b.pts, b.dts, b.duration))
             b.unmap(info)
-        msg = pipeline.get_bus().pop_filtered(Gst.MessageType.ERROR)
-        if msg is not None:
-            err, dbg = msg.parse_error()
-            raise RuntimeError(f"{clip}: {err.message} ({dbg})")
     finally:
         pipeline.set_state(Gst.State.NULL)
     if not frames:
@@ -83,7 +88,10 @@ def load_access_units(clip, max_frames):
     t0 = min(dts if dts != none else pts for _, pts, dts, _ in frames)
     last_dur = frames[-1][3]
     step = last_dur if last_dur != none else Gst.SECOND // 25
-    period = max(pts for _, pts, _, _ in frames) - t0 + step
+    # The loop period spans the presentation times: with B-frames the first DTS lies
+    # before the first PTS, and measuring from it would leave a gap at every wrap.
+    pts_all = [pts for _, pts, _, _ in frames]
+    period = max(pts_all) - min(pts_all) + step
     return caps, frames, t0, period
 
 
@@ -138,6 +146,7 @@ def main():
     # Loopback only: tests must never expose a server on the network.
     server.set_address("127.0.0.1")
     server.set_service(str(a.port))
+    server.set_backlog(64)  # default 5: parallel tests connect in bursts
 
     try:
         factory = make_factory(*load_access_units(a.clip, max_frames=100_000))
@@ -182,7 +191,8 @@ def main():
             return False
         return True
 
-    GLib.timeout_add_seconds(1, watchdog)
+    if not a.no_parent_watch:
+        GLib.timeout_add_seconds(1, watchdog)
     GLib.timeout_add(int(a.max_seconds * 1000), lambda: (loop.quit(), False)[1])
 
     print("ready", flush=True)

@@ -176,7 +176,10 @@ impl Video {
 
         let parameters = stream.parameters();
         let codec_id = parameters.id();
-        let codec = codec_id.name().to_string();
+        let codec = match codec_id {
+            ff::codec::Id::None => "of an unknown codec".to_string(),
+            id => id.name().to_string(),
+        };
         let mut context = ff::codec::Context::from_parameters(parameters)
             .map_err(|e| anyhow!("cannot read the video stream of {name}: {e}"))?;
         // Files: all cores (frame threads, as ffmpeg). Live sources: slice threads only, since frame threads hold
@@ -521,8 +524,8 @@ fn open_error(what: &Input, e: ff::Error) -> anyhow::Error {
     match what {
         Input::File(path) => match e {
             ff::Error::InvalidData | ff::Error::DemuxerNotFound => anyhow!(
-                "{} is not a video nasview can read (the linked FFmpeg {} recognises no container in it); pass a \
-                 video file (MP4, MKV, MOV, WebM, AVI, TS, ...), an image folder or a camera",
+                "{} is not a video nasview can read (the linked FFmpeg {} recognises no container in it, or finds it \
+                 damaged); pass a video file (MP4, MKV, MOV, WebM, AVI, TS, ...), an image folder or a camera",
                 path.display(),
                 ffmpeg_version()
             ),
