@@ -29,5 +29,7 @@ mod soak;
 mod tiles;
 /// Tracking and the counting line on a synthetic clip made from the bundled photos.
 mod track;
+/// Videos of every common container and codec through FFmpeg, against ffmpeg's own decode.
+mod videos;
 /// The live window for real under Xvfb, driven with xdotool.
 mod window;
