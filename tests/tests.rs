@@ -25,6 +25,8 @@ mod preprocess;
 mod properties;
 /// Soak: memory flat and queues bounded over a long recorded run (SOAK_SECONDS, default 60).
 mod soak;
+/// Network cameras on the loopback (RTSP, HTTP MJPEG, HLS, files over HTTP) and the screen under Xvfb.
+mod streams;
 /// Small objects: tiled inference and its merge on mosaics of the bundled photos.
 mod tiles;
 /// Tracking and the counting line on a synthetic clip made from the bundled photos.

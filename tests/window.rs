@@ -12,13 +12,13 @@ use image::{Rgb, RgbImage};
 use crate::common::{model, nasview, scratch};
 
 /// An Xvfb server for one test, killed on drop.
-struct Xvfb {
+pub struct Xvfb {
     child: Child,
-    display: String,
+    pub display: String,
 }
 
 impl Xvfb {
-    fn start() -> Xvfb {
+    pub fn start() -> Xvfb {
         // Xvfb picks a free display itself (-displayfd), stepping over the stale locks of killed servers,
         // and writes its number once it accepts clients.
         let mut child = Command::new("Xvfb")
