@@ -8,10 +8,14 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 BIN       := target/release/nasview
 ARGS      ?=
-# apt packages: build (libclang for nokhwa's bindgen, nasm for libjpeg-turbo's SIMD MJPEG decoder, python venv),
-# window (X11 libs), tests (Xvfb, xdotool, screenshots, ffprobe).
-APT_PACKAGES := libclang-dev nasm python3-venv python3-pip libx11-6 libxcursor1 libxrandr2 libxi6 \
-                xvfb x11-apps imagemagick xdotool ffmpeg
+# apt packages: build (libclang for nokhwa's and FFmpeg's bindgen, nasm for libjpeg-turbo's SIMD MJPEG decoder,
+# python venv, FFmpeg's libraries that every video, stream and screen source is read through), window (X11 libs),
+# tests (Xvfb, xdotool, screenshots, the ffmpeg CLI, GStreamer's RTSP server through python3-gi).
+APT_PACKAGES := libclang-dev nasm python3-venv python3-pip pkg-config libx11-6 libxcursor1 libxrandr2 libxi6 \
+                libavformat-dev libavcodec-dev libavfilter-dev libavdevice-dev libswscale-dev libavutil-dev \
+                xvfb x11-apps imagemagick xdotool ffmpeg \
+                python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base \
+                gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 
 .PHONY: setup setup-apt setup-venv setup-models-default build run test lint detect-photos bench soak gpu-check clean
 setup: setup-apt setup-venv setup-models-default build
