@@ -278,8 +278,13 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
     if live.rtsp_transport.is_some() && !matches!(&source, Spec::Stream(u) if u.scheme().starts_with("rtsp")) {
         messages::warn(&format!("--rtsp-transport applies to rtsp:// sources only; ignored for --source {source_arg}"));
     }
-    if matches!(source, Spec::Video(_)) && live.fps.is_some() {
-        messages::warn("--fps is ignored for a video file: it plays at its own frame rate");
+    if live.fps.is_some() {
+        match source {
+            Spec::Video(_) => messages::warn("--fps is ignored for a video file: it plays at its own frame rate"),
+            Spec::RawFrame(_) => messages::warn("--fps is ignored for a raw camera frame: it is one frame"),
+            Spec::Stream(_) => messages::warn("--fps is ignored for a stream: it plays at the rate it is sent"),
+            _ => {}
+        }
     }
     if live.no_track && live.line.is_some() {
         bail!("--line counts tracked objects: it cannot be used with --no-track (leave one of them out)");

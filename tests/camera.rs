@@ -330,6 +330,11 @@ fn a_stalled_unplugged_camera_is_reported_reopened_and_recorded_across() {
         .and_then(|r| r.split_whitespace().next()?.parse().ok())
         .unwrap();
     assert!(attempts >= 2, "reopening was refused while the camera was gone: {all:#?}");
+    // Each retry after the first says why that reopen failed, not the stall again.
+    assert!(
+        first(&err, "camera lost (cannot open the fake camera: unplugged").is_some_and(|t| t > stalled),
+        "the reopen error is not shown: {all:#?}"
+    );
     // Frames: pts from the JSON lines; the largest gap is the outage as the output sees it.
     let pts: Vec<f64> = out
         .iter()

@@ -200,3 +200,22 @@ fn damaged_and_huge_h264_decodes_as_ffmpeg_does() {
     let probe = ffprobe(&big);
     assert_eq!((probe.width, probe.height, probe.frames), (5120, 2880, 3));
 }
+
+#[test]
+fn raw_frame_names_and_options_that_do_not_apply_are_said() {
+    let dir = scratch("videos-raw-names");
+    for bad in ["x.640X480.gray", "x.-640x480.gray"] {
+        let path = dir.join(bad);
+        std::fs::write(&path, vec![128u8; 640 * 480]).unwrap();
+        let out = nasview(&["--source", path.to_str().unwrap(), "--headless", "--max-frames", "1"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("NAME.WxH.FORMAT") && !stderr.contains("MP4"), "{stderr}");
+    }
+    let good = dir.join("x.64x48.gray");
+    std::fs::write(&good, vec![128u8; 64 * 48]).unwrap();
+    let out = nasview(&["--source", good.to_str().unwrap(), "--fps", "10", "--headless"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("--fps is ignored for a raw camera frame"), "{stderr}");
+}

@@ -141,6 +141,9 @@ impl Spec {
         if path.is_file() && raw::parse_name(path).is_some() {
             return Ok(Spec::RawFrame(path.to_path_buf()));
         }
+        if let Some(why) = raw::misnamed(path).filter(|_| path.is_file()) {
+            bail!(why);
+        }
         if path.is_dir() || (path.is_file() && images::is_image_name(path)) {
             return Ok(Spec::Images { path: path.to_path_buf(), fps });
         }

@@ -28,7 +28,30 @@ pub fn parse_name(path: &Path) -> Option<((u32, u32), FrameFormat)> {
     let mut parts = name.rsplitn(3, '.');
     let fmt = format::parse_pixel_format(parts.next()?).ok()?;
     let (w, h) = parts.next()?.split_once('x')?;
-    Some(((w.parse().ok()?, h.parse().ok()?), fmt))
+    let (w, h) = (w.parse().ok()?, h.parse().ok()?);
+    (w > 0 && h > 0).then_some(((w, h), fmt))
+}
+
+/// Why a name that looks meant as a raw frame (`NAME.<size>.FORMAT` with a pixel format at the end and something
+/// size-like before it) is not one; None for every other name (a video called `clip.mjpeg` stays a video).
+pub fn misnamed(path: &Path) -> Option<String> {
+    if parse_name(path).is_some() {
+        return None;
+    }
+    let name = path.file_name()?.to_str()?;
+    let mut parts = name.rsplitn(3, '.');
+    let fmt = parts.next()?;
+    format::parse_pixel_format(fmt).ok()?;
+    let size = parts.next()?;
+    parts.next()?;
+    let size_like = size.contains(['x', 'X']) && size.chars().all(|c| c.is_ascii_digit() || "xX-+".contains(c));
+    size_like.then(|| {
+        format!(
+            "{}: a raw camera frame is named NAME.WxH.FORMAT with the size as two whole numbers above 0 and a \
+             lowercase x (e.g. frame.640x480.{fmt}); `{size}` is not such a size",
+            path.display()
+        )
+    })
 }
 
 impl RawFrame {
@@ -95,6 +118,19 @@ mod tests {
         assert_eq!(parse_name(Path::new("x.640x480.mjpeg")), Some(((640, 480), FrameFormat::MJPEG)));
         assert_eq!(parse_name(Path::new("photo.jpg")), None);
         assert_eq!(parse_name(Path::new("x.big.nv12")), None);
+        assert_eq!(parse_name(Path::new("x.0x480.gray")), None);
+    }
+
+    #[test]
+    fn a_misnamed_raw_frame_says_why() {
+        for bad in ["x.640X480.gray", "x.-640x480.gray", "x.0x480.yuyv", "x.640x.nv12"] {
+            let why = misnamed(Path::new(bad)).unwrap_or_else(|| panic!("{bad} must be explained"));
+            assert!(why.contains("NAME.WxH.FORMAT") && why.contains(bad), "{why}");
+        }
+        // Names that are not meant as raw frames stay videos or images.
+        for fine in ["x.640x480.gray", "clip.mjpeg", "holiday.mp4", "a.b.mjpeg", "x.big.nv12"] {
+            assert_eq!(misnamed(Path::new(fine)), None, "{fine}");
+        }
     }
 
     #[test]
