@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod consumer;
 pub mod detector;
+pub mod events;
 pub mod messages;
 pub mod outputs;
 pub mod overlay;

@@ -218,7 +218,8 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
             let samples = crate::source::raw::RawFrame::open(path)?.time_decodes(frames.len() + WARMUP)?;
             Some(summarize(&samples[WARMUP..]))
         }
-        Spec::Video(path) => Some(summarize(&time_video_decodes(path, frames.len())?)),
+        // At least 100 frames: decoding is cheap next to inference, and a median needs samples.
+        Spec::Video(path) => Some(summarize(&time_video_decodes(path, frames.len().max(100))?)),
         _ => None,
     };
     let mut runners = Vec::new();

@@ -14,6 +14,7 @@ pub mod draw;
 pub mod kalman;
 pub mod line;
 pub mod live;
+pub mod zones;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
