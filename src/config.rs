@@ -10,7 +10,7 @@ use crate::cli::{self, Cli};
 use crate::detector::tiles::PassSettings;
 use crate::detector::{LoadOptions, SpinSetting, Thresholds};
 use crate::messages;
-use crate::record::naming::RecordTarget;
+use crate::record::naming::{numbered, RecordTarget};
 use crate::source::images::expand_paths;
 use crate::source::{CameraRequest, Spec};
 use crate::track::line::LineSpec;
@@ -361,8 +361,19 @@ pub fn plan_outputs(files: &[PathBuf], out: &Path) -> anyhow::Result<Vec<PathBuf
         })
         .unwrap_or_default();
     let out_abs = absolute_path(out)?;
-    let targets: Vec<PathBuf> =
+    let mut targets: Vec<PathBuf> =
         absolute.iter().map(|f| out.join(annotated_name(f.strip_prefix(&common).unwrap_or(f)))).collect();
+    // `x.bmp` and `x.bmp.png` both want `x.bmp.png`: the later one is numbered, to a name no other copy of this
+    // run wants, so copies of one run never replace each other (with --overwrite too).
+    let wanted: std::collections::HashSet<PathBuf> = targets.iter().cloned().collect();
+    let mut planned = std::collections::HashSet::new();
+    for t in &mut targets {
+        if !planned.insert(t.clone()) {
+            let free = (1u64..).map(|n| numbered(t, n)).find(|p| !wanted.contains(p) && !planned.contains(p));
+            *t = free.unwrap_or_else(|| t.clone());
+            planned.insert(t.clone());
+        }
+    }
     let hits_input = targets.iter().any(|t| absolute_path(t).is_ok_and(|t| absolute.contains(&t)));
     if out_abs == common || hits_input {
         let name = out.display().to_string();
@@ -526,5 +537,15 @@ mod tests {
         assert!(plan_outputs(&files[..2], &dir).is_err());
         // A folder that contains the input folder is fine: no copy lands on an input.
         assert_eq!(plan_outputs(&a, &dir).unwrap(), [dir.join("x.jpg")]);
+        // `y.gif` and `y.gif.png` both want `y.gif.png`, and `y.gif-1.png` is an input's own name: the second
+        // copy takes the next name no copy of this run wants.
+        for name in ["y.gif.png", "y.gif-1.png"] {
+            std::fs::write(dir.join("a").join(name), b"p").unwrap();
+        }
+        let clash = [dir.join("a/y.gif"), dir.join("a/y.gif.png"), dir.join("a/y.gif-1.png")];
+        assert_eq!(
+            plan_outputs(&clash, &out).unwrap(),
+            [out.join("y.gif.png"), out.join("y.gif-2.png"), out.join("y.gif-1.png")]
+        );
     }
 }
