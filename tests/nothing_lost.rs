@@ -161,3 +161,97 @@ fn a_phone_photo_is_detected_upright() {
     // The copy is saved upright too.
     assert_eq!(image::image_dimensions(out.join("phone.jpg")).unwrap(), (768, 576));
 }
+
+/// Sends `signal` (e.g. "-TERM") to a running child.
+fn signal(child: &Child, signal: &str) {
+    assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+}
+
+/// Reads stderr lines in the background, so the test can wait for one while the child runs.
+fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+#[test]
+fn a_line_far_outside_the_frame_neither_hangs_nor_blocks_signals() {
+    let dir = scratch("huge-line");
+    let mut child =
+        start(&["--source", "demo", "--headless", "--line", "1e30,0,1e31,1", "--record", "x.mp4"], &dir, Stdio::null());
+    let lines = stderr_lines(&mut child);
+    // Before: no frame in 60 s (drawing a line 1e31 pixels long), SIGTERM ignored, a 0-byte MP4.
+    let mut said = Vec::new();
+    let t0 = Instant::now();
+    while !said.iter().any(|l: &String| l.contains("recording to x.mp4")) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "never started recording: {said:?}");
+        said.extend(lines.recv_timeout(Duration::from_secs(60)).ok());
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let sent = Instant::now();
+    signal(&child, "-TERM");
+    let out = wait_within(child, Duration::from_secs(10));
+    let took = sent.elapsed();
+    said.extend(lines.try_iter());
+    assert!(took < Duration::from_secs(1), "SIGTERM honoured after {took:?}");
+    assert_eq!(out.status.code(), Some(0), "{said:?}");
+    assert!(said.iter().any(|l| l.contains("--line 1e30,0.0,1e31,1.0 lies outside the 960x540 frame")), "{said:?}");
+    let probe = crate::common::ffprobe(&dir.join("x.mp4"));
+    assert!(probe.frames >= 5, "{probe:?}");
+}
+
+/// `dog.jpg` scaled to `w x h` (nearest neighbour: fast, and the objects stay) as a JPEG at `path`.
+fn big_photo(path: &Path, w: u32, h: u32) {
+    let dog = image::open(photo("dog.jpg")).unwrap().to_rgb8();
+    image::imageops::resize(&dog, w, h, image::imageops::FilterType::Nearest).save(path).unwrap();
+}
+
+#[test]
+fn a_photo_that_takes_long_to_infer_is_waited_for_and_said_to_be_slow() {
+    let dir = scratch("slow-inference");
+    let photos = dir.join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    // 96 megapixels in 368 tiles: about 20 s of inference here; the source gave it at once.
+    big_photo(&photos.join("a-big.jpg"), 12000, 8000);
+    std::fs::copy(photo("dog.jpg"), photos.join("b-small.jpg")).unwrap();
+    let out = run_within(
+        &["--source", photos.to_str().unwrap(), "--tiles", "auto", "--headless"],
+        &dir,
+        Duration::from_secs(300),
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    // Before: exit 2 "gave no frame in 10 s" though the photo was read, then an ONNX Runtime [E:...] line.
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.lines().next().unwrap().contains("\"width\":12000"), "{stdout}");
+    assert!(stderr.contains("inference is slow: no result for 3 s while the source has frames waiting"), "{stderr}");
+    assert!(!stderr.contains("gave no frame") && !stderr.contains("stalled"), "{stderr}");
+    // The run's own summary is the last line: nothing from ONNX Runtime after it.
+    assert!(stderr.trim_end().lines().last().unwrap().contains("frames shown in"), "{stderr}");
+}
+
+#[test]
+fn slow_inference_after_the_first_frame_is_not_a_stalled_source() {
+    let dir = scratch("slow-not-stalled");
+    let photos = dir.join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    std::fs::copy(photo("dog.jpg"), photos.join("a-small.jpg")).unwrap();
+    // 24 megapixels in about 96 tiles: several seconds with one thread.
+    big_photo(&photos.join("b-big.jpg"), 6000, 4000);
+    let out = run_within(
+        &["--source", photos.to_str().unwrap(), "--tiles", "auto", "--threads", "1", "--headless"],
+        &dir,
+        Duration::from_secs(300),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+    // Before: "source stalled: no new frame for 3 s; ... the recording is kept", with a source that was fine.
+    assert!(stderr.contains("inference is slow"), "{stderr}");
+    assert!(!stderr.contains("stalled"), "{stderr}");
+}

@@ -168,7 +168,7 @@ fn variants(batch_dynamic: bool, passes: &PassSettings) -> Vec<(PassSettings, St
         return v;
     }
     let what = match passes.region {
-        Some(r) => format!("region {},{},{},{}", r.x1, r.y1, r.x2, r.y2),
+        Some(r) => format!("region {r}"),
         None => format!("tiles {}", passes.tiling),
     };
     if batch_dynamic {
