@@ -281,6 +281,9 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
     }
     let line = live.line.as_deref().map(LineSpec::parse).transpose()?;
     let record = live.record.as_deref().map(RecordTarget::from_arg).transpose()?;
+    if let Some(RecordTarget::File(path)) = &record {
+        check_not_an_input(path, &source, source_arg)?;
+    }
     if let Some(dir) = &live.save_frames {
         check_frames_folder(dir)?;
     }
@@ -301,6 +304,37 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         track: !live.no_track,
         line,
     })
+}
+
+/// `--record FILE` must not be a file the source reads: recording over it (with --overwrite it is truncated
+/// while it is read) destroys the input. Refused whether or not --overwrite is given.
+fn check_not_an_input(record: &Path, source: &Spec, source_arg: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = std::fs::metadata(record) else {
+        return Ok(()); // A new file cannot be an input.
+    };
+    let inputs = match source {
+        Spec::Video(p) | Spec::RawFrame(p) => vec![p.clone()],
+        Spec::Images { path, .. } => expand_paths(std::slice::from_ref(path)).unwrap_or_default(),
+        Spec::Demo { .. } | Spec::Camera { .. } => Vec::new(),
+    };
+    // The same file under any name (a symlink, a hard link, another spelling): same device and inode.
+    let same = |p: &PathBuf| std::fs::metadata(p).is_ok_and(|m| (m.dev(), m.ino()) == (target.dev(), target.ino()));
+    if inputs.iter().any(same) {
+        bail!(
+            "--record {} is an input of --source {source_arg}: recording there would destroy it while it is read; \
+             record to another file, e.g. --record {}",
+            record.display(),
+            crate::record::naming::numbered_path(
+                &record.with_file_name(format!(
+                    "{}-annotated.mp4",
+                    record.file_stem().unwrap_or_default().to_string_lossy()
+                ))
+            )
+            .display()
+        );
+    }
+    Ok(())
 }
 
 /// `--save-frames DIR`: created when missing; one holding frames of an earlier run is refused, since the new
@@ -509,6 +543,39 @@ mod tests {
         let Command::Live(live) = ok.command else { panic!("live") };
         assert_eq!(live.model.thresholds, Thresholds { conf: 0.01, iou: 0.95 });
         assert!(matches!(live.source, Spec::Demo { fps: 5, .. }));
+    }
+
+    #[test]
+    fn record_never_goes_over_an_input() {
+        let dir = crate::testing::temp_dir("record-over-input");
+        let clip = dir.join("a.mp4");
+        std::fs::write(&clip, b"the input").unwrap();
+        std::os::unix::fs::symlink(&clip, dir.join("link.mp4")).unwrap();
+        std::fs::hard_link(&clip, dir.join("hard.mp4")).unwrap();
+        let c = clip.to_str().unwrap();
+        // Before: `--record a.mp4 --overwrite` truncated the clip while it was read (45 frames -> 3).
+        for record in ["a.mp4", "link.mp4", "hard.mp4"] {
+            let target = dir.join(record);
+            for extra in [&["--overwrite"][..], &[]] {
+                let mut args = vec!["--source", c, "--record", target.to_str().unwrap()];
+                args.extend_from_slice(extra);
+                let err = error(&args);
+                assert!(
+                    err.contains("is an input of --source") && err.contains("a-annotated.mp4")
+                        || err.contains("-annotated.mp4"),
+                    "{err}"
+                );
+            }
+        }
+        assert_eq!(std::fs::read(&clip).unwrap(), b"the input");
+        // An image folder's files are inputs too; another file is fine.
+        let photos = dir.join("photos");
+        std::fs::create_dir(&photos).unwrap();
+        std::fs::write(photos.join("x.png"), b"png").unwrap();
+        let png = photos.join("x.png");
+        let on_photo = ["--source", photos.to_str().unwrap(), "--record", png.to_str().unwrap(), "--overwrite"];
+        assert!(error(&on_photo).contains("is an input"));
+        assert!(config(&["--source", c, "--record", dir.join("out.mp4").to_str().unwrap(), "--overwrite"]).is_ok());
     }
 
     #[test]

@@ -255,3 +255,24 @@ fn slow_inference_after_the_first_frame_is_not_a_stalled_source() {
     assert!(stderr.contains("inference is slow"), "{stderr}");
     assert!(!stderr.contains("stalled"), "{stderr}");
 }
+
+#[test]
+fn frames_that_do_not_fit_on_the_disk_leave_no_partial_file() {
+    let dir = scratch("frames-full-disk");
+    let frames = dir.join("fr");
+    // A full disk, without a disk: writes past 100 KiB fail with EFBIG (SIGXFSZ ignored, as a shell may).
+    let bin = env!("CARGO_BIN_EXE_nasview");
+    let m = model("yolov12n_int8.onnx");
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 200; exec {bin} --model {} --source demo --headless --max-frames 3 --save-frames {}",
+        m.display(),
+        frames.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("stopped saving frames: cannot write") && stderr.contains("File too large"), "{stderr}");
+    // Before: a truncated frame_000000_0000000ms.png was left behind.
+    let left: Vec<_> = std::fs::read_dir(&frames).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "{left:?}");
+}
