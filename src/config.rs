@@ -41,6 +41,10 @@ pub enum Command {
     Detect(DetectConfig),
     Bench(BenchConfig),
     Cameras,
+    /// A shell completion script on stdout.
+    Completions(clap_complete::Shell),
+    /// The man pages, written into this folder.
+    Manpage(PathBuf),
 }
 
 /// The model and how its detections are chosen.
@@ -169,9 +173,14 @@ impl Config {
     /// Checks every argument once and builds the configuration of the chosen command.
     pub fn from_cli(cli: Cli) -> anyhow::Result<Config> {
         let Cli { command, model, live } = cli;
+        if let Some(cmd) = &command {
+            check_no_live_options(cmd, &live)?;
+        }
         let ort_lib = model.ort_lib.clone();
         let command = match command {
             Some(cli::Command::Cameras) => Command::Cameras,
+            Some(cli::Command::Completions { shell }) => Command::Completions(shell),
+            Some(cli::Command::Manpage { dir }) => Command::Manpage(dir),
             Some(cli::Command::Bench(args)) => {
                 let (load, thresholds) = load_options(&model)?;
                 let models = if model.model.is_empty() { vec![resolve_model(None)?] } else { model.model.clone() };
@@ -198,6 +207,46 @@ impl Config {
         };
         Ok(Config { ort_lib, command })
     }
+}
+
+/// Options of the live viewer given before a command (`nasview --source clip.mp4 bench`) would be dropped without
+/// a word: clap takes them as the viewer's, and the command never reads them. Refused, naming where they go.
+fn check_no_live_options(cmd: &cli::Command, live: &cli::LiveArgs) -> anyhow::Result<()> {
+    let (name, own): (&str, &[&str]) = match cmd {
+        cli::Command::Detect(_) => ("detect", &["--overwrite"]),
+        cli::Command::Bench(_) => ("bench", &["--source"]),
+        cli::Command::Cameras => ("cameras", &[]),
+        cli::Command::Completions { .. } | cli::Command::Manpage { .. } => return Ok(()),
+    };
+    let given = [
+        ("--source", live.source.is_some()),
+        ("--resolution", live.resolution.is_some()),
+        ("--fps", live.fps.is_some()),
+        ("--pixel-format", live.pixel_format.is_some()),
+        ("--record", live.record.is_some()),
+        ("--overwrite", live.overwrite),
+        ("--record-hud", live.record_hud),
+        ("--save-frames", live.save_frames.is_some()),
+        ("--headless", live.headless),
+        ("--max-frames", live.max_frames.is_some()),
+        ("--line", live.line.is_some()),
+        ("--no-track", live.no_track),
+    ];
+    let Some((flag, _)) = given.iter().find(|(_, given)| *given) else {
+        return Ok(());
+    };
+    if own.contains(flag) {
+        bail!("{flag} is given before `{name}`, where it belongs to the live viewer and `{name}` would ignore it; put it after the command: nasview {name} {flag} ...");
+    }
+    let instead = match (name, *flag) {
+        ("detect", "--record" | "--save-frames") => "; `nasview detect` writes annotated images with --out DIR",
+        ("bench", _) => "; `nasview bench` takes --source, --frames and --json (see `nasview bench --help`)",
+        _ => "",
+    };
+    bail!(
+        "{flag} is an option of the live viewer (nasview without a command), not of `{name}`, which would ignore \
+         it; leave it out, or run the live viewer without `{name}`{instead}"
+    )
 }
 
 fn load_options(m: &cli::ModelArgs) -> anyhow::Result<(LoadOptions, Thresholds)> {
@@ -543,6 +592,22 @@ mod tests {
         let Command::Live(live) = ok.command else { panic!("live") };
         assert_eq!(live.model.thresholds, Thresholds { conf: 0.01, iou: 0.95 });
         assert!(matches!(live.source, Spec::Demo { fps: 5, .. }));
+    }
+
+    #[test]
+    fn live_options_before_a_command_are_refused_with_where_they_go() {
+        // Before: dropped without a word (bench measured the demo, nothing was recorded).
+        let err = error(&["--source", "clip.mp4", "bench"]);
+        assert!(err.contains("--source is given before `bench`") && err.contains("nasview bench --source"), "{err}");
+        let err = error(&["--record", "x.mp4", "detect", "Cargo.toml"]);
+        assert!(err.contains("--record is an option of the live viewer") && err.contains("--out DIR"), "{err}");
+        let err = error(&["--headless", "cameras"]);
+        assert!(err.contains("--headless is an option of the live viewer") && err.contains("`cameras`"), "{err}");
+        let err = error(&["--overwrite", "detect", "Cargo.toml"]);
+        assert!(err.contains("put it after the command: nasview detect --overwrite"), "{err}");
+        // After the command, or the model options anywhere (they are global): fine.
+        assert!(config(&["bench", "--source", "demo"]).is_ok());
+        assert!(config(&["--conf", "0.3", "bench"]).is_ok());
     }
 
     #[test]
