@@ -325,6 +325,9 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
     if matches!(source, Spec::Video(_)) && live.fps.is_some() {
         messages::warn("--fps is ignored for a video file: it plays at its own frame rate");
     }
+    if matches!(source, Spec::RawFrame(_)) && live.fps.is_some() {
+        messages::warn(&format!("--fps is ignored for --source {source_arg}: a raw frame is one still picture"));
+    }
     if live.no_track && live.line.is_some() {
         bail!("--line counts tracked objects: it cannot be used with --no-track (leave one of them out)");
     }

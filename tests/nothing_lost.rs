@@ -276,3 +276,46 @@ fn frames_that_do_not_fit_on_the_disk_leave_no_partial_file() {
     let left: Vec<_> = std::fs::read_dir(&frames).unwrap().flatten().map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_region_outside_the_photo_is_said_and_fractions_are_taken() {
+    let dir = scratch("region-outside");
+    let dog = photo("dog.jpg");
+    let d = dog.to_str().unwrap();
+    // Before: the region was ignored on the 768x576 photo, exit 0, no word.
+    let out = run_within(&["detect", "--region", "5000,5000,6000,6000", d], &dir, Duration::from_secs(60));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("--region 5000,5000,6000,6000 lies outside the 768x576 frame"), "{stderr}");
+    // As fractions, as --line takes them: the centre quarter of the photo is a second pass.
+    let out = run_within(&["detect", "--region", "0.25,0.25,0.75,0.75", d], &dir, Duration::from_secs(60));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("(2 passes)") && !stderr.contains("outside"), "{stdout}{stderr}");
+    // Words among the numbers are refused (100,abc,... was taken as 100,200,300,400).
+    let out = run_within(&["detect", "--region", "100,abc,200,300,400", d], &dir, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not four numbers"));
+}
+
+#[test]
+fn a_cut_raw_mjpeg_frame_is_said_and_fails_the_run_and_fps_is_said_to_be_ignored() {
+    let dir = scratch("raw-frames");
+    let jpeg = std::fs::read(photo("dog.jpg")).unwrap();
+    let cut = dir.join("cut.768x576.mjpeg");
+    std::fs::write(&cut, &jpeg[..jpeg.len() / 3]).unwrap();
+    // Before: exit 0, the bottom two thirds grey, no word.
+    let out = run_within(&["--source", cut.to_str().unwrap(), "--headless"], &dir, Duration::from_secs(60));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cut.768x576.mjpeg: truncated or corrupt JPEG"), "{stderr}");
+    assert_eq!(text(&out.stdout).lines().count(), 1, "the frame is still shown");
+    // --fps does nothing to one still frame: said, as --resolution is (before: ignored silently).
+    let grey = dir.join("still.64x48.gray");
+    std::fs::write(&grey, vec![128u8; 64 * 48]).unwrap();
+    let out =
+        run_within(&["--source", grey.to_str().unwrap(), "--fps", "10", "--headless"], &dir, Duration::from_secs(60));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("--fps is ignored for --source") && stderr.contains("one still picture"), "{stderr}");
+}
