@@ -24,6 +24,10 @@ pub const CONF_FLOOR: f32 = 0.05;
 /// `--fps` values that make sense for a camera, the demo or a slideshow.
 pub const FPS_RANGE: RangeInclusive<u32> = 1..=240;
 
+/// Most frames `bench --frames` measures: a million frames of a few milliseconds is already hours per model, and
+/// every frame's stage times are kept for the medians (48 MB a model at this count).
+pub const MAX_BENCH_FRAMES: usize = 1_000_000;
+
 /// Said on stderr and shown in the HUD when no `--source` is given and no camera is found.
 pub const NO_CAMERA_DEMO: &str = "no camera found; showing the demo clip — pass --source to choose";
 
@@ -186,6 +190,13 @@ impl Config {
                 let models = if model.model.is_empty() { vec![resolve_model(None)?] } else { model.model.clone() };
                 if args.frames == 0 {
                     bail!("--frames 0: bench needs at least 1 frame");
+                }
+                if args.frames > MAX_BENCH_FRAMES {
+                    bail!(
+                        "--frames {}: bench measures at most {MAX_BENCH_FRAMES} frames (hours per model, and each \
+                         frame's times are kept for the medians); give fewer",
+                        args.frames
+                    );
                 }
                 let source = Spec::parse(&args.source, &CameraRequest::default(), None)?;
                 if !source.every_frame_matters() {
@@ -590,6 +601,10 @@ mod tests {
         assert!(error(&["--source", "demo", "--record", "/dev/null"]).contains("not a regular file"));
         assert!(error(&["--source", "demo", "--save-frames", "Cargo.toml"]).contains("is a file, not a folder"));
         assert!(error(&["bench", "--frames", "0"]).contains("--frames 0"));
+        // Before: a panic ("capacity overflow") and an abort on a 40 GB allocation.
+        for huge in ["18446744073709551615", "1000000000"] {
+            assert!(error(&["bench", "--frames", huge]).contains("bench measures at most 1000000 frames"), "{huge}");
+        }
         // Inside the ranges: accepted, the same for the window and headless.
         let ok = config(&["--source", "demo", "--conf", "0.01", "--iou", "0.95", "--fps", "5"]).unwrap();
         let Command::Live(live) = ok.command else { panic!("live") };

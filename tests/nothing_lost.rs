@@ -319,3 +319,67 @@ fn a_cut_raw_mjpeg_frame_is_said_and_fails_the_run_and_fps_is_said_to_be_ignored
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("--fps is ignored for --source") && stderr.contains("one still picture"), "{stderr}");
 }
+
+/// `bench --json` on `source` for `frames` frames: exit code, the report, stderr.
+fn bench(dir: &Path, source: &Path, frames: &str) -> (Option<i32>, serde_json::Value, String) {
+    let out = run_within(
+        &["bench", "--source", source.to_str().unwrap(), "--frames", frames, "--json"],
+        dir,
+        Duration::from_secs(300),
+    );
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code(), report, text(&out.stderr))
+}
+
+#[test]
+fn bench_memory_stays_flat_whatever_the_frame_count() {
+    let dir = scratch("bench-memory");
+    // One 1920x1080 photo (6 MB as RGB), cycled: before, every measured frame was a copy held in memory.
+    let photo_1080 = dir.join("p.png");
+    big_photo(&photo_1080, 1920, 1080);
+    let peak = |frames: &str| {
+        let (code, report, stderr) = bench(&dir, &photo_1080, frames);
+        assert_eq!(code, Some(0), "{stderr}");
+        report["models"][0]["peak_rss_mb"].as_f64().unwrap()
+    };
+    let (few, many) = (peak("10"), peak("100"));
+    // Before: 90 more frames held 6 MB each, about 540 MB more.
+    assert!(many - few < 60.0, "peak RSS {few} MiB at 10 frames, {many} MiB at 100");
+}
+
+#[test]
+fn bench_skips_the_encode_stage_at_a_size_the_encoder_cannot_take() {
+    let dir = scratch("bench-4k");
+    let wide = dir.join("wide.png");
+    big_photo(&wide, 4096, 2304);
+    let (code, report, stderr) = bench(&dir, &wide, "2");
+    // Before: "cannot create the H.264 encoder" failed the whole bench (exit 2).
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("encode stage skipped for 4096x2304 frames"), "{stderr}");
+    let ms = &report["models"][0]["ms"];
+    assert!(ms["encode"].is_null() && ms["inference"]["median"].as_f64().unwrap() > 0.0, "{report}");
+}
+
+/// nasview under a pseudo-terminal (`script`), so its stderr is a terminal: what the terminal showed.
+fn on_a_terminal(args: &[&str], dir: &Path) -> String {
+    let m = model("yolov12n_int8.onnx");
+    let line = format!("{} --model {} {}", env!("CARGO_BIN_EXE_nasview"), m.display(), args.join(" "));
+    let out = Command::new("script").args(["-qec", &line, "/dev/null"]).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    text(&out.stdout)
+}
+
+#[test]
+fn long_runs_show_a_progress_bar_only_on_a_terminal() {
+    let dir = scratch("progress");
+    let photos = crate::common::root().join("assets/photos");
+    let p = photos.to_str().unwrap();
+    // Before: nothing on screen until the end (103 s for 2,000 images).
+    let shown = on_a_terminal(&["detect", p], &dir);
+    assert!(shown.contains("/9 images") && shown.contains("eta"), "{shown}");
+    let shown = on_a_terminal(&["bench", "--frames", "3"], &dir);
+    assert!(shown.contains("/8 frames"), "{shown}");
+    // Not a terminal (a pipe, a log file): no bar, the lines as before.
+    let out = run_within(&["detect", p], &dir, Duration::from_secs(120));
+    assert!(!text(&out.stderr).contains("images,") && !text(&out.stderr).contains("eta"), "{}", text(&out.stderr));
+}
