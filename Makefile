@@ -1,6 +1,7 @@
 # nasview: set-up, run and test. `make run` and `make test` each run the idempotent `make setup` first.
 #   make run ARGS="--source demo"     the live window (any nasview arguments in ARGS)
 #   make test                         unit, integration and real-window tests
+#   make install [PREFIX=/usr/local]  the binary, its man pages and shell completions (after `make setup`)
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
@@ -8,6 +9,10 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 BIN       := target/release/nasview
 ARGS      ?=
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+# Man pages and completion scripts, made from the binary's own command line by `make build`.
+GEN       ?= target/generated
 # apt packages: build (libclang for nokhwa's and FFmpeg's bindgen, nasm for libjpeg-turbo's SIMD MJPEG decoder,
 # python venv, FFmpeg's libraries that every video, stream and screen source is read through), window (X11 libs),
 # tests (Xvfb, xdotool, screenshots, the ffmpeg CLI, GStreamer's RTSP server through python3-gi).
@@ -17,7 +22,8 @@ APT_PACKAGES := libclang-dev nasm python3-venv python3-pip pkg-config libx11-6 l
                 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base \
                 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 
-.PHONY: setup setup-apt setup-venv setup-models-default build run test lint detect-photos bench soak gpu-check clean
+.PHONY: setup setup-apt setup-venv setup-models-default build docs install install-files uninstall run test lint \
+        detect-photos bench soak gpu-check clean
 setup: setup-apt setup-venv setup-models-default build
 
 # Installs only what is missing, and says what it installs.
@@ -49,6 +55,38 @@ models/yolov12n_int8.onnx: models/yolov12n.onnx models/quantize.py | $(VENV)/.st
 
 build:
 	cargo build --release
+	@$(MAKE) --no-print-directory docs
+
+# nasview.1 and one page per command, and completions for bash, zsh, fish and PowerShell.
+docs:
+	@$(BIN) manpage $(GEN)/man
+	@mkdir -p $(GEN)/completions
+	@$(BIN) completions bash > $(GEN)/completions/nasview.bash
+	@$(BIN) completions zsh > $(GEN)/completions/_nasview
+	@$(BIN) completions fish > $(GEN)/completions/nasview.fish
+	@$(BIN) completions powershell > $(GEN)/completions/nasview.ps1
+
+# The installed binary still loads ONNX Runtime and finds its default model through this checkout (`make setup`
+# put them here), or through $$ORT_DYLIB_PATH / --ort-lib and $$NASVIEW_MODEL / --model.
+install: build
+	@$(MAKE) --no-print-directory install-files
+
+install-files: docs
+	install -Dm755 $(BIN) $(DESTDIR)$(PREFIX)/bin/nasview
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m644 $(GEN)/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -Dm644 $(GEN)/completions/nasview.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/nasview
+	install -Dm644 $(GEN)/completions/_nasview $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_nasview
+	install -Dm644 $(GEN)/completions/nasview.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/nasview.fish
+	install -Dm644 $(GEN)/completions/nasview.ps1 $(DESTDIR)$(PREFIX)/share/nasview/completions/nasview.ps1
+	@echo "installed nasview under $(DESTDIR)$(PREFIX) (PowerShell: add '. $(PREFIX)/share/nasview/completions/nasview.ps1' to your \$$PROFILE)"
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/nasview $(DESTDIR)$(PREFIX)/share/man/man1/nasview*.1 \
+	      $(DESTDIR)$(PREFIX)/share/bash-completion/completions/nasview \
+	      $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_nasview \
+	      $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/nasview.fish
+	rm -rf $(DESTDIR)$(PREFIX)/share/nasview
 
 run: setup
 	$(BIN) $(ARGS)

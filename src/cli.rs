@@ -33,6 +33,18 @@ pub enum Command {
     Cameras,
     /// Measure every pipeline stage on N frames, per model (give --model twice to compare, e.g. FP32 vs INT8)
     Bench(BenchArgs),
+    /// Print a shell completion script, e.g. `nasview completions bash > ~/.local/share/bash-completion/completions/nasview`
+    Completions {
+        /// bash, zsh, fish, powershell or elvish
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (nasview.1 and one per command) into a folder (`make` does, `make install` installs them)
+    #[command(hide = true)]
+    Manpage {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// Model and threshold options, shared by every command.

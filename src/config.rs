@@ -10,7 +10,7 @@ use crate::cli::{self, Cli};
 use crate::detector::tiles::PassSettings;
 use crate::detector::{LoadOptions, SpinSetting, Thresholds};
 use crate::messages;
-use crate::record::naming::RecordTarget;
+use crate::record::naming::{numbered, RecordTarget};
 use crate::source::images::expand_paths;
 use crate::source::video::address::RtspTransport;
 use crate::source::{CameraRequest, Spec};
@@ -24,6 +24,10 @@ pub const IOU_RANGE: RangeInclusive<f32> = 0.05..=0.95;
 pub const CONF_FLOOR: f32 = 0.05;
 /// `--fps` values that make sense for a camera, the demo or a slideshow.
 pub const FPS_RANGE: RangeInclusive<u32> = 1..=240;
+
+/// Most frames `bench --frames` measures: a million frames of a few milliseconds is already hours per model, and
+/// every frame's stage times are kept for the medians (48 MB a model at this count).
+pub const MAX_BENCH_FRAMES: usize = 1_000_000;
 
 /// Said on stderr and shown in the HUD when no `--source` is given and no camera is found.
 pub const NO_CAMERA_DEMO: &str = "no camera found; showing the demo clip — pass --source to choose";
@@ -42,6 +46,10 @@ pub enum Command {
     Detect(DetectConfig),
     Bench(BenchConfig),
     Cameras,
+    /// A shell completion script on stdout.
+    Completions(clap_complete::Shell),
+    /// The man pages, written into this folder.
+    Manpage(PathBuf),
 }
 
 /// The model and how its detections are chosen.
@@ -170,14 +178,26 @@ impl Config {
     /// Checks every argument once and builds the configuration of the chosen command.
     pub fn from_cli(cli: Cli) -> anyhow::Result<Config> {
         let Cli { command, model, live } = cli;
+        if let Some(cmd) = &command {
+            check_no_live_options(cmd, &live)?;
+        }
         let ort_lib = model.ort_lib.clone();
         let command = match command {
             Some(cli::Command::Cameras) => Command::Cameras,
+            Some(cli::Command::Completions { shell }) => Command::Completions(shell),
+            Some(cli::Command::Manpage { dir }) => Command::Manpage(dir),
             Some(cli::Command::Bench(args)) => {
                 let (load, thresholds) = load_options(&model)?;
                 let models = if model.model.is_empty() { vec![resolve_model(None)?] } else { model.model.clone() };
                 if args.frames == 0 {
                     bail!("--frames 0: bench needs at least 1 frame");
+                }
+                if args.frames > MAX_BENCH_FRAMES {
+                    bail!(
+                        "--frames {}: bench measures at most {MAX_BENCH_FRAMES} frames (hours per model, and each \
+                         frame's times are kept for the medians); give fewer",
+                        args.frames
+                    );
                 }
                 let source = Spec::parse(&args.source, &CameraRequest::default(), None)?;
                 if !source.every_frame_matters() {
@@ -199,6 +219,46 @@ impl Config {
         };
         Ok(Config { ort_lib, command })
     }
+}
+
+/// Options of the live viewer given before a command (`nasview --source clip.mp4 bench`) would be dropped without
+/// a word: clap takes them as the viewer's, and the command never reads them. Refused, naming where they go.
+fn check_no_live_options(cmd: &cli::Command, live: &cli::LiveArgs) -> anyhow::Result<()> {
+    let (name, own): (&str, &[&str]) = match cmd {
+        cli::Command::Detect(_) => ("detect", &["--overwrite"]),
+        cli::Command::Bench(_) => ("bench", &["--source"]),
+        cli::Command::Cameras => ("cameras", &[]),
+        cli::Command::Completions { .. } | cli::Command::Manpage { .. } => return Ok(()),
+    };
+    let given = [
+        ("--source", live.source.is_some()),
+        ("--resolution", live.resolution.is_some()),
+        ("--fps", live.fps.is_some()),
+        ("--pixel-format", live.pixel_format.is_some()),
+        ("--record", live.record.is_some()),
+        ("--overwrite", live.overwrite),
+        ("--record-hud", live.record_hud),
+        ("--save-frames", live.save_frames.is_some()),
+        ("--headless", live.headless),
+        ("--max-frames", live.max_frames.is_some()),
+        ("--line", live.line.is_some()),
+        ("--no-track", live.no_track),
+    ];
+    let Some((flag, _)) = given.iter().find(|(_, given)| *given) else {
+        return Ok(());
+    };
+    if own.contains(flag) {
+        bail!("{flag} is given before `{name}`, where it belongs to the live viewer and `{name}` would ignore it; put it after the command: nasview {name} {flag} ...");
+    }
+    let instead = match (name, *flag) {
+        ("detect", "--record" | "--save-frames") => "; `nasview detect` writes annotated images with --out DIR",
+        ("bench", _) => "; `nasview bench` takes --source, --frames and --json (see `nasview bench --help`)",
+        _ => "",
+    };
+    bail!(
+        "{flag} is an option of the live viewer (nasview without a command), not of `{name}`, which would ignore \
+         it; leave it out, or run the live viewer without `{name}`{instead}"
+    )
 }
 
 fn load_options(m: &cli::ModelArgs) -> anyhow::Result<(LoadOptions, Thresholds)> {
@@ -281,16 +341,21 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
     if live.fps.is_some() {
         match source {
             Spec::Video(_) => messages::warn("--fps is ignored for a video file: it plays at its own frame rate"),
-            Spec::RawFrame(_) => messages::warn("--fps is ignored for a raw camera frame: it is one frame"),
             Spec::Stream(_) => messages::warn("--fps is ignored for a stream: it plays at the rate it is sent"),
             _ => {}
         }
+    }
+    if matches!(source, Spec::RawFrame(_)) && live.fps.is_some() {
+        messages::warn(&format!("--fps is ignored for --source {source_arg}: a raw frame is one still picture"));
     }
     if live.no_track && live.line.is_some() {
         bail!("--line counts tracked objects: it cannot be used with --no-track (leave one of them out)");
     }
     let line = live.line.as_deref().map(LineSpec::parse).transpose()?;
     let record = live.record.as_deref().map(RecordTarget::from_arg).transpose()?;
+    if let Some(RecordTarget::File(path)) = &record {
+        check_not_an_input(path, &source, source_arg)?;
+    }
     if let Some(dir) = &live.save_frames {
         check_frames_folder(dir)?;
     }
@@ -311,6 +376,37 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         track: !live.no_track,
         line,
     })
+}
+
+/// `--record FILE` must not be a file the source reads: recording over it (with --overwrite it is truncated
+/// while it is read) destroys the input. Refused whether or not --overwrite is given.
+fn check_not_an_input(record: &Path, source: &Spec, source_arg: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(target) = std::fs::metadata(record) else {
+        return Ok(()); // A new file cannot be an input.
+    };
+    let inputs = match source {
+        Spec::Video(p) | Spec::RawFrame(p) => vec![p.clone()],
+        Spec::Images { path, .. } => expand_paths(std::slice::from_ref(path)).unwrap_or_default(),
+        Spec::Demo { .. } | Spec::Camera { .. } | Spec::Stream(_) | Spec::Screen { .. } => Vec::new(),
+    };
+    // The same file under any name (a symlink, a hard link, another spelling): same device and inode.
+    let same = |p: &PathBuf| std::fs::metadata(p).is_ok_and(|m| (m.dev(), m.ino()) == (target.dev(), target.ino()));
+    if inputs.iter().any(same) {
+        bail!(
+            "--record {} is an input of --source {source_arg}: recording there would destroy it while it is read; \
+             record to another file, e.g. --record {}",
+            record.display(),
+            crate::record::naming::numbered_path(
+                &record.with_file_name(format!(
+                    "{}-annotated.mp4",
+                    record.file_stem().unwrap_or_default().to_string_lossy()
+                ))
+            )
+            .display()
+        );
+    }
+    Ok(())
 }
 
 /// `--save-frames DIR`: created when missing; one holding frames of an earlier run is refused, since the new
@@ -371,8 +467,19 @@ pub fn plan_outputs(files: &[PathBuf], out: &Path) -> anyhow::Result<Vec<PathBuf
         })
         .unwrap_or_default();
     let out_abs = absolute_path(out)?;
-    let targets: Vec<PathBuf> =
+    let mut targets: Vec<PathBuf> =
         absolute.iter().map(|f| out.join(annotated_name(f.strip_prefix(&common).unwrap_or(f)))).collect();
+    // `x.bmp` and `x.bmp.png` both want `x.bmp.png`: the later one is numbered, to a name no other copy of this
+    // run wants, so copies of one run never replace each other (with --overwrite too).
+    let wanted: std::collections::HashSet<PathBuf> = targets.iter().cloned().collect();
+    let mut planned = std::collections::HashSet::new();
+    for t in &mut targets {
+        if !planned.insert(t.clone()) {
+            let free = (1u64..).map(|n| numbered(t, n)).find(|p| !wanted.contains(p) && !planned.contains(p));
+            *t = free.unwrap_or_else(|| t.clone());
+            planned.insert(t.clone());
+        }
+    }
     let hits_input = targets.iter().any(|t| absolute_path(t).is_ok_and(|t| absolute.contains(&t)));
     if out_abs == common || hits_input {
         let name = out.display().to_string();
@@ -503,11 +610,64 @@ mod tests {
         assert!(error(&["--source", "demo", "--record", "/dev/null"]).contains("not a regular file"));
         assert!(error(&["--source", "demo", "--save-frames", "Cargo.toml"]).contains("is a file, not a folder"));
         assert!(error(&["bench", "--frames", "0"]).contains("--frames 0"));
+        // Before: a panic ("capacity overflow") and an abort on a 40 GB allocation.
+        for huge in ["18446744073709551615", "1000000000"] {
+            assert!(error(&["bench", "--frames", huge]).contains("bench measures at most 1000000 frames"), "{huge}");
+        }
         // Inside the ranges: accepted, the same for the window and headless.
         let ok = config(&["--source", "demo", "--conf", "0.01", "--iou", "0.95", "--fps", "5"]).unwrap();
         let Command::Live(live) = ok.command else { panic!("live") };
         assert_eq!(live.model.thresholds, Thresholds { conf: 0.01, iou: 0.95 });
         assert!(matches!(live.source, Spec::Demo { fps: 5, .. }));
+    }
+
+    #[test]
+    fn live_options_before_a_command_are_refused_with_where_they_go() {
+        // Before: dropped without a word (bench measured the demo, nothing was recorded).
+        let err = error(&["--source", "clip.mp4", "bench"]);
+        assert!(err.contains("--source is given before `bench`") && err.contains("nasview bench --source"), "{err}");
+        let err = error(&["--record", "x.mp4", "detect", "Cargo.toml"]);
+        assert!(err.contains("--record is an option of the live viewer") && err.contains("--out DIR"), "{err}");
+        let err = error(&["--headless", "cameras"]);
+        assert!(err.contains("--headless is an option of the live viewer") && err.contains("`cameras`"), "{err}");
+        let err = error(&["--overwrite", "detect", "Cargo.toml"]);
+        assert!(err.contains("put it after the command: nasview detect --overwrite"), "{err}");
+        // After the command, or the model options anywhere (they are global): fine.
+        assert!(config(&["bench", "--source", "demo"]).is_ok());
+        assert!(config(&["--conf", "0.3", "bench"]).is_ok());
+    }
+
+    #[test]
+    fn record_never_goes_over_an_input() {
+        let dir = crate::testing::temp_dir("record-over-input");
+        let clip = dir.join("a.mp4");
+        std::fs::write(&clip, b"the input").unwrap();
+        std::os::unix::fs::symlink(&clip, dir.join("link.mp4")).unwrap();
+        std::fs::hard_link(&clip, dir.join("hard.mp4")).unwrap();
+        let c = clip.to_str().unwrap();
+        // Before: `--record a.mp4 --overwrite` truncated the clip while it was read (45 frames -> 3).
+        for record in ["a.mp4", "link.mp4", "hard.mp4"] {
+            let target = dir.join(record);
+            for extra in [&["--overwrite"][..], &[]] {
+                let mut args = vec!["--source", c, "--record", target.to_str().unwrap()];
+                args.extend_from_slice(extra);
+                let err = error(&args);
+                assert!(
+                    err.contains("is an input of --source") && err.contains("a-annotated.mp4")
+                        || err.contains("-annotated.mp4"),
+                    "{err}"
+                );
+            }
+        }
+        assert_eq!(std::fs::read(&clip).unwrap(), b"the input");
+        // An image folder's files are inputs too; another file is fine.
+        let photos = dir.join("photos");
+        std::fs::create_dir(&photos).unwrap();
+        std::fs::write(photos.join("x.png"), b"png").unwrap();
+        let png = photos.join("x.png");
+        let on_photo = ["--source", photos.to_str().unwrap(), "--record", png.to_str().unwrap(), "--overwrite"];
+        assert!(error(&on_photo).contains("is an input"));
+        assert!(config(&["--source", c, "--record", dir.join("out.mp4").to_str().unwrap(), "--overwrite"]).is_ok());
     }
 
     #[test]
@@ -536,5 +696,15 @@ mod tests {
         assert!(plan_outputs(&files[..2], &dir).is_err());
         // A folder that contains the input folder is fine: no copy lands on an input.
         assert_eq!(plan_outputs(&a, &dir).unwrap(), [dir.join("x.jpg")]);
+        // `y.gif` and `y.gif.png` both want `y.gif.png`, and `y.gif-1.png` is an input's own name: the second
+        // copy takes the next name no copy of this run wants.
+        for name in ["y.gif.png", "y.gif-1.png"] {
+            std::fs::write(dir.join("a").join(name), b"p").unwrap();
+        }
+        let clash = [dir.join("a/y.gif"), dir.join("a/y.gif.png"), dir.join("a/y.gif-1.png")];
+        assert_eq!(
+            plan_outputs(&clash, &out).unwrap(),
+            [out.join("y.gif.png"), out.join("y.gif-2.png"), out.join("y.gif-1.png")]
+        );
     }
 }

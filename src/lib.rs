@@ -16,6 +16,7 @@ pub mod messages;
 pub mod outputs;
 pub mod overlay;
 pub mod pipeline;
+pub mod progress;
 pub mod record;
 pub mod runtime;
 pub mod source;

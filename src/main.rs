@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
 
 use nasview::cli::Cli;
 use nasview::config::{Command, Config};
@@ -23,15 +24,28 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let config = Config::from_cli(cli)?;
-    if let Command::Cameras = config.command {
-        print!("{}", nasview::source::camera::list()?);
-        return Ok(0);
+    match &config.command {
+        Command::Cameras => {
+            print!("{}", nasview::source::camera::list()?);
+            return Ok(0);
+        }
+        Command::Completions(shell) => {
+            clap_complete::generate(*shell, &mut Cli::command(), "nasview", &mut std::io::stdout());
+            return Ok(0);
+        }
+        Command::Manpage(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), dir)
+                .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+            return Ok(0);
+        }
+        _ => {}
     }
     runtime::init(config.ort_lib.as_deref())?;
     match config.command {
         Command::Bench(cfg) => commands::bench::run(&cfg),
         Command::Detect(cfg) => commands::detect::run(&cfg),
         Command::Live(cfg) => commands::live::run(cfg),
-        Command::Cameras => Ok(0),
+        Command::Cameras | Command::Completions(_) | Command::Manpage(_) => Ok(0),
     }
 }

@@ -265,9 +265,29 @@ impl Outputs {
     }
 }
 
-/// Saves an image to a file that must not exist yet: nothing the user owns is overwritten.
+/// Saves an image to a file that must not exist yet: nothing the user owns is overwritten, and nothing half
+/// written is left behind. The image is written to a hidden file beside the target, then linked to its name
+/// (which fails if the name was taken meanwhile); a write that fails (a full disk) leaves no file at all.
 pub fn save_new(img: &RgbImage, path: &Path) -> anyhow::Result<()> {
     let format = image::ImageFormat::from_path(path).unwrap_or(image::ImageFormat::Png);
+    if path.symlink_metadata().is_ok() {
+        anyhow::bail!("{} already exists", path.display());
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let part = path.with_file_name(format!(".{name}.{}.part", std::process::id()));
+    let written = write_new(img, &part, format).and_then(|()| match std::fs::hard_link(&part, path) {
+        Ok(()) => Ok(()),
+        // No hard links on this file system (FAT, some network shares): a rename, the name checked just before.
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists && path.symlink_metadata().is_err() => {
+            Ok(std::fs::rename(&part, path)?)
+        }
+        Err(e) => Err(e.into()),
+    });
+    let _ = std::fs::remove_file(&part);
+    written
+}
+
+fn write_new(img: &RgbImage, path: &Path, format: image::ImageFormat) -> anyhow::Result<()> {
     let file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
     let mut w = std::io::BufWriter::new(file);
     img.write_to(&mut w, format)?;
@@ -297,5 +317,7 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"mine");
         save_new(&RgbImage::new(2, 2), &dir.join("b.png")).unwrap();
         assert_eq!(image::open(dir.join("b.png")).unwrap().width(), 2);
+        // Only the two files: no part file left beside them.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
     }
 }

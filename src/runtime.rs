@@ -77,7 +77,16 @@ pub fn init(explicit: Option<&Path>) -> Result<&'static Environment, RuntimeErro
     }
     let load_err = |reason: String| RuntimeError::Load { path: path.clone(), origin, reason };
     let builder = ort::init_from(&path).map_err(|e| load_err(e.to_string()))?;
-    let env = builder.with_name("nasview").build().map_err(|e| load_err(e.to_string()))?;
+    // ONNX Runtime's own log lines go through `tracing` at debug level (NASVIEW_LOG=debug shows them), not straight
+    // to stderr: a run still going when the process exits (a 100 MP photo in tiles, cut short by Ctrl-C) logged
+    // its kernel's failure after nasview's last line. Every failure that matters reaches nasview as an error,
+    // said once.
+    let logger: ort::logging::LoggerFunction = std::sync::Arc::new(|level, category, _id, location, message| {
+        tracing::debug!(target: "onnxruntime", "{level:?} {category} {location}: {message}");
+    });
+    let env = builder.with_name("nasview").with_logger(logger).build().map_err(|e| load_err(e.to_string()))?;
+    // The custom logger starts at verbose: back to ONNX Runtime's own default, so nothing is formatted in vain.
+    env.set_log_level(ort::logging::LogLevel::Warning);
     tracing::debug!("ONNX Runtime loaded from {}", path.display());
     Ok(ENVIRONMENT.get_or_init(|| env))
 }

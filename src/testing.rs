@@ -93,3 +93,21 @@ pub fn ffprobe(path: &Path) -> Probe {
     println!("ffprobe {}: {probe:?}", path.display());
     probe
 }
+
+/// `jpeg` with an EXIF block (APP1) that says `orientation` (1..=8, 6: turn 90 degrees clockwise to view),
+/// inserted after its SOI marker: a phone photo without a phone.
+pub fn with_exif_orientation(jpeg: &[u8], orientation: u16) -> Vec<u8> {
+    // Big-endian TIFF header, then one IFD of one entry: tag 0x0112 (Orientation), SHORT, count 1, value.
+    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+    for part in [&1u16.to_be_bytes()[..], &0x0112u16.to_be_bytes(), &3u16.to_be_bytes(), &1u32.to_be_bytes()] {
+        exif.extend_from_slice(part);
+    }
+    exif.extend_from_slice(&orientation.to_be_bytes());
+    exif.extend_from_slice(&[0; 6]); // value padding, then no next IFD
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&u16::try_from(exif.len() + 2).expect("short EXIF").to_be_bytes());
+    out.extend(exif);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}

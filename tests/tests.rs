@@ -17,6 +17,11 @@ mod detect_out;
 mod faults;
 /// Hostile input: mutated and crafted MP4s under a memory cap, models with broken metadata and outputs, broken images.
 mod hostile;
+/// Shell completions, man pages and `make install`.
+mod install;
+/// Issue 19's hostile round: special files, colliding copies, stdout closed early, phone photos, misplaced options,
+/// odd geometry, signals, progress.
+mod nothing_lost;
 /// The threads and channels with a source faster than inference.
 mod pipeline;
 /// JPEG decoding and the bilinear resize against OpenCV's own output.

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use image::RgbImage;
 use serde::Serialize;
 
@@ -11,8 +11,9 @@ use crate::detector::tiles::PassSettings;
 use crate::detector::{Detector, Spin, SpinSetting, Thresholds};
 use crate::messages;
 use crate::overlay::{self, Mapping, Scene};
+use crate::progress::Progress;
 use crate::record::encoder::H264Encoder;
-use crate::source::Spec;
+use crate::source::{Source, Spec};
 
 const STAGES: [&str; 5] = ["preprocess", "inference", "postprocess", "overlay", "encode"];
 const WARMUP: usize = 5;
@@ -87,19 +88,42 @@ pub fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| (kb / 1024.0 * 10.0).round() / 10.0)
 }
 
-/// Frames to measure on: the first N of the source, held in memory so reading them is not measured.
-fn load_frames(spec: &Spec, source: &str, n: usize) -> anyhow::Result<Vec<RgbImage>> {
-    let mut src = spec.open()?;
-    let mut frames = Vec::with_capacity(n);
-    while frames.len() < n {
-        match src.next_frame()? {
-            Some(f) => frames.push(f),
-            None if frames.is_empty() => bail!("source {source} gave no frames"),
-            // A short source is cycled.
-            None => frames.extend_from_within(..(n - frames.len()).min(frames.len())),
+/// The frames measured, read as they are needed and read again from the start when the source ends: memory stays
+/// flat whatever `--frames` is (3000 frames held decoded took 4.7 GB). Reading is not measured: the stages are
+/// timed one by one. The one seam where frames come in (the decode stage of a video reader plugs in here).
+struct FrameCycle<'a> {
+    spec: &'a Spec,
+    name: &'a str,
+    source: Option<Box<dyn Source>>,
+    /// Frames read since the source was last opened.
+    this_pass: u64,
+}
+
+impl<'a> FrameCycle<'a> {
+    fn new(spec: &'a Spec, name: &'a str) -> FrameCycle<'a> {
+        FrameCycle { spec, name, source: None, this_pass: 0 }
+    }
+
+    fn next(&mut self) -> anyhow::Result<RgbImage> {
+        loop {
+            let source = match &mut self.source {
+                Some(s) => s,
+                None => {
+                    self.this_pass = 0;
+                    self.source.insert(self.spec.open()?)
+                }
+            };
+            match source.next_frame()? {
+                Some(frame) => {
+                    self.this_pass += 1;
+                    return Ok(frame);
+                }
+                None if self.this_pass == 0 => bail!("source {} gave no frames", self.name),
+                // The end: cycled from the start.
+                None => self.source = None,
+            }
         }
     }
-    Ok(frames)
 }
 
 /// Per frame, how long reading, decoding and converting a video to RGB takes (ms), over up to `n` frames after a
@@ -133,6 +157,8 @@ struct Runner {
     label: String,
     /// Made for the size of the frames; made again (untimed) when a photo of another size comes.
     encoder: Option<H264Encoder>,
+    /// A frame size the encoder cannot take (above 3840x2160): its encode stage is skipped, said once.
+    no_encoder: Option<(u32, u32)>,
     annexb: Vec<u8>,
     /// Frames encoded so far: their times, 30 a second.
     encoded: u64,
@@ -141,7 +167,7 @@ struct Runner {
 }
 
 impl Runner {
-    fn frame(&mut self, img: &RgbImage, t: &Thresholds, record: bool) -> anyhow::Result<()> {
+    fn frame(&mut self, img: &RgbImage, t: &Thresholds, record: bool, progress: &Progress) -> anyhow::Result<()> {
         let start = Instant::now();
         let (cands, times) = self.detector.detect_tiled(img, &self.passes, t.conf)?;
         let t_post0 = Instant::now();
@@ -151,22 +177,35 @@ impl Runner {
         let mut annotated = img.clone();
         overlay::draw_scene(&mut annotated, &scene, &self.detector.info.labels, Mapping::IDENTITY);
         let overlay = t_overlay.elapsed();
-        if self.encoder.as_ref().is_none_or(|e| e.size() != img.dimensions()) {
-            let enc =
-                H264Encoder::new(img.width(), img.height(), 30.0).context("bench: cannot create the H.264 encoder")?;
-            self.encoder = Some(enc);
+        let size = img.dimensions();
+        if self.encoder.as_ref().is_none_or(|e| e.size() != size) && self.no_encoder != Some(size) {
+            self.encoder = match H264Encoder::new(img.width(), img.height(), 30.0) {
+                Ok(enc) => Some(enc),
+                Err(e) => {
+                    // The other stages still say what they cost at this size: the bench goes on without this one.
+                    let note = format!("bench: encode stage skipped for {}x{} frames: {e:#}", size.0, size.1);
+                    progress.say(|| messages::note(&note));
+                    self.no_encoder = Some(size);
+                    None
+                }
+            };
         }
         let t_enc = Instant::now();
-        if let Some(enc) = &mut self.encoder {
+        let mut encoded = false;
+        if let Some(enc) = self.encoder.as_mut().filter(|_| self.no_encoder != Some(size)) {
             enc.encode(&annotated, self.encoded * 1000 / 30, false, &mut self.annexb)?;
             self.encoded += 1;
+            encoded = true;
         }
         let encode = t_enc.elapsed();
         if record {
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
-            let stage = [times.preprocess, times.inference, times.postprocess + select, overlay, encode];
+            let stage = [times.preprocess, times.inference, times.postprocess + select, overlay];
             for (s, d) in self.samples.iter_mut().zip(stage) {
                 s.push(ms(d));
+            }
+            if encoded {
+                self.samples[4].push(ms(encode));
             }
             self.totals.push(ms(start.elapsed()));
         }
@@ -192,7 +231,7 @@ fn variants(batch_dynamic: bool, passes: &PassSettings) -> Vec<(PassSettings, St
         return v;
     }
     let what = match passes.region {
-        Some(r) => format!("region {},{},{},{}", r.x1, r.y1, r.x2, r.y2),
+        Some(r) => format!("region {r}"),
         None => format!("tiles {}", passes.tiling),
     };
     if batch_dynamic {
@@ -209,17 +248,18 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
     if models.is_empty() {
         bail!("bench needs at least one --model");
     }
-    let frames = load_frames(&cfg.source, &cfg.source_name, args.frames.max(1))?;
-    let (w, h) = frames[0].dimensions();
-    // A raw camera frame or a video: its decode is a stage of its own, timed here (the frames above are decoded
-    // already).
+    let mut frames = FrameCycle::new(&cfg.source, &cfg.source_name);
+    let first = frames.next()?;
+    let (w, h) = first.dimensions();
+    // A raw camera frame or a video: its decode is a stage of its own, timed here (the frames are decoded by the
+    // source).
     let decode = match &cfg.source {
         Spec::RawFrame(path) => {
-            let samples = crate::source::raw::RawFrame::open(path)?.time_decodes(frames.len() + WARMUP)?;
+            let samples = crate::source::raw::RawFrame::open(path)?.time_decodes(args.frames + WARMUP)?;
             Some(summarize(&samples[WARMUP..]))
         }
         // At least 100 frames: decoding is cheap next to inference, and a median needs samples.
-        Spec::Video(path) => Some(summarize(&time_video_decodes(path, frames.len().max(100))?)),
+        Spec::Video(path) => Some(summarize(&time_video_decodes(path, args.frames.clamp(100, 10_000))?)),
         _ => None,
     };
     let mut runners = Vec::new();
@@ -244,6 +284,7 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
                 passes,
                 label,
                 encoder: None,
+                no_encoder: None,
                 annexb: Vec::new(),
                 encoded: 0,
                 samples: Default::default(),
@@ -252,18 +293,27 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
         }
     }
     // Interleaved, frame by frame, so drift of a noisy machine hits every model alike.
-    for (i, img) in frames.iter().cycle().take(frames.len() + WARMUP).enumerate() {
-        for r in &mut runners {
-            r.frame(img, t, i >= WARMUP)?;
+    let progress = Progress::new((args.frames + WARMUP) as u64, "frames");
+    let mut img = first;
+    for i in 0..args.frames + WARMUP {
+        if i > 0 {
+            img = frames.next()?;
         }
+        for r in &mut runners {
+            r.frame(&img, t, i >= WARMUP, &progress)?;
+        }
+        progress.inc();
     }
+    drop(progress);
     let report = Report {
         models: runners
             .iter()
             .map(|r| {
                 let mut ms = serde_json::Map::new();
                 for (name, s) in STAGES.iter().zip(&r.samples) {
-                    ms.insert(name.to_string(), serde_json::to_value(summarize(s)).unwrap_or_default());
+                    // A stage that never ran (encode at a size the encoder cannot take) is null, not 0 ms.
+                    let v = if s.is_empty() { None } else { Some(summarize(s)) };
+                    ms.insert(name.to_string(), serde_json::to_value(v).unwrap_or_default());
                 }
                 let mean_total = r.totals.iter().sum::<f64>() / r.totals.len().max(1) as f64;
                 ModelResult {
@@ -284,7 +334,7 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(0);
     }
-    println!("{} frames of {} ({w}x{h}), {} threads, medians (p95) in ms", frames.len(), cfg.source_name, load.threads);
+    println!("{} frames of {} ({w}x{h}), {} threads, medians (p95) in ms", args.frames, cfg.source_name, load.threads);
     print!("{:<70}", "model");
     for s in STAGES {
         print!("{s:>18}");
@@ -294,7 +344,8 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<u8> {
         print!("{:<70}", format!("{} {}, {}", m.model, m.precision.to_uppercase(), m.passes));
         for s in &r.samples {
             let v = summarize(s);
-            print!("{:>18}", format!("{:.2} ({:.2})", v.median, v.p95));
+            let cell = if s.is_empty() { "skipped".to_string() } else { format!("{:.2} ({:.2})", v.median, v.p95) };
+            print!("{cell:>18}");
         }
         println!("{:>9.2}", m.fps);
     }

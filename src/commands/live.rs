@@ -39,7 +39,11 @@ pub const SPIN: Spin = Spin::Off;
 pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot install signal handlers")?;
+        // The first signal ends the run in order (the loop looks every 100 ms; the recording is finalised); a
+        // second one, while that is still under way, ends the process at once (what was recorded plays).
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
+            .context("cannot install signal handlers")?;
     }
     let thresholds = cfg.model.thresholds.clone();
     // Candidates are kept down to the slider's minimum, so it moves without a new inference.

@@ -224,8 +224,10 @@ impl<'a> Consumer<'a> {
                     }
                 }
             }
-            let stalled =
-                (!paused && !ended && self.frames > 0).then(|| last_new.elapsed()).filter(|age| *age > STALL_AFTER);
+            // Inference still on a frame the source gave is not the source stalling.
+            let stalled = (!paused && !ended && self.frames > 0 && !self.inference_busy())
+                .then(|| last_new.elapsed())
+                .filter(|age| *age > STALL_AFTER);
             let hud = self.hud(&mut rates, current.as_ref(), paused, stalled);
             for action in presenter.refresh(current.as_ref(), &hud, changed)? {
                 match action {
@@ -271,12 +273,16 @@ impl<'a> Consumer<'a> {
         }
     }
 
-    /// No new frame this turn: a first frame that does not come is an error after FIRST_FRAME_TIMEOUT (said
-    /// at STALL_AFTER); a source that stops sending is said once per stall and waited for.
+    /// No new frame this turn. The source is timed, not inference: a first frame the source does not give is an
+    /// error after FIRST_FRAME_TIMEOUT (said at STALL_AFTER); a frame it gave that inference has not finished (a
+    /// 100 MP photo in 368 tiles takes 24 s) is waited for, and said once. A source that stops sending is said
+    /// once per stall and waited for.
     fn check_waiting(&self, started: Instant, last_new: Instant, said: &mut bool) -> anyhow::Result<()> {
         let waited = last_new.elapsed();
         let desc = &self.pipeline.source_desc;
-        if self.frames == 0 {
+        let stats = &self.pipeline.stats;
+        let inferring = self.inference_busy();
+        if self.frames == 0 && !inferring && stats.captured.load(Ordering::Relaxed) == 0 {
             if started.elapsed() > FIRST_FRAME_TIMEOUT {
                 bail!(
                     "the source ({desc}) gave no frame in {} s; if it is a camera, check that no other program \
@@ -292,15 +298,48 @@ impl<'a> Consumer<'a> {
             }
             return Ok(());
         }
+        if waited <= STALL_AFTER || *said {
+            return Ok(());
+        }
+        if inferring {
+            *said = true;
+            messages::note(&format!(
+                "inference is slow: no result for {} s while the source has frames waiting (each frame runs {}); \
+                 still waiting (fewer --tiles, no --region or more --threads make it faster)",
+                STALL_AFTER.as_secs(),
+                self.passes_said()
+            ));
+            return Ok(());
+        }
         // A camera that was just reopened gets its own STALL_AFTER before its silence counts again.
-        let running = self.pipeline.stats.source.get().settled(Instant::now(), STALL_AFTER);
-        if running && waited > STALL_AFTER && !std::mem::replace(said, true) {
+        if stats.source.get().settled(Instant::now(), STALL_AFTER) {
+            *said = true;
             messages::warn(&format!(
                 "source stalled: no new frame for {} s; still waiting (Ctrl-C ends, the recording is kept)",
                 STALL_AFTER.as_secs()
             ));
         }
         Ok(())
+    }
+
+    /// Whether inference holds a frame the source gave (running it, or one waiting for it): then a missing result
+    /// is inference's slowness, not the source's. Every captured frame is dropped (replaced by a newer one),
+    /// processed, or still pending.
+    fn inference_busy(&self) -> bool {
+        let stats = &self.pipeline.stats;
+        let captured = stats.captured.load(Ordering::Relaxed);
+        let dropped = stats.capture_dropped.load(Ordering::Relaxed);
+        captured.saturating_sub(dropped) > stats.processed.load(Ordering::Relaxed)
+    }
+
+    /// The passes each frame runs, in words, for the slow-inference note.
+    fn passes_said(&self) -> String {
+        let passes = self.pipeline.settings.get().passes;
+        match (passes.region, passes.tiling) {
+            (Some(r), _) => format!("the full frame and the zoom region {r}"),
+            (None, Tiling::Off) => "the full frame".to_string(),
+            (None, t) => format!("the full frame and tiles {t}"),
+        }
     }
 
     /// The HUD's figures for this turn.

@@ -26,6 +26,8 @@ pub struct PassScratch {
     /// Crops run one after another even though the model could batch them: asked for (bench compares), or
     /// a batched run failed (an export declaring a dynamic batch with a reshape baked to batch 1).
     batch_off: bool,
+    /// The frame size a zoom region lying outside the frame was said for (said once per size, not per frame).
+    region_outside_said: Option<(u32, u32)>,
 }
 
 impl Detector {
@@ -53,7 +55,16 @@ impl Detector {
         settings: &PassSettings,
         floor: f32,
     ) -> anyhow::Result<(Candidates, StageTimes)> {
-        let plan = tiles::plan(frame.width(), frame.height(), self.info.input.width, self.info.input.height, settings);
+        let (w, h) = frame.dimensions();
+        if let Some(region) = settings.region.filter(|r| r.in_frame(w, h).is_none()) {
+            if self.tiled.region_outside_said.replace((w, h)) != Some((w, h)) {
+                crate::messages::warn(&format!(
+                    "--region {region} lies outside the {w}x{h} frame: only the full frame runs; give pixels inside \
+                     it or fractions of it (e.g. 0.25,0.25,0.75,0.75)"
+                ));
+            }
+        }
+        let plan = tiles::plan(w, h, self.info.input.width, self.info.input.height, settings);
         if plan.len() == 1 {
             return self.detect(frame, floor);
         }

@@ -101,18 +101,58 @@ impl fmt::Display for Tiling {
     }
 }
 
-/// A zoom region as the user gives it (`--region x1,y1,x2,y2`, frame pixels); clipped to each frame.
+/// Four numbers `x1,y1,x2,y2` of `--line` or `--region`: pixels of the frame, or fractions of it when all four
+/// lie in 0..1. Returns them and whether they are fractions. Anything that is not four finite, non-negative
+/// numbers is refused, and so is a mix of the two units (`0.5,0,0.5,1.5`): one of them would be read wrongly.
+pub fn parse_corners(flag: &str, s: &str, usage: &str) -> anyhow::Result<([f32; 4], bool)> {
+    let v: Vec<f32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| anyhow::anyhow!("{flag} {s:?} is not four numbers; {usage}"))?;
+    let [x1, y1, x2, y2] = v[..] else { bail!("{flag} {s:?} has {} numbers, not four; {usage}", v.len()) };
+    let p = [x1, y1, x2, y2];
+    if p.iter().any(|c| !c.is_finite() || *c < 0.0) {
+        bail!("{flag} {s:?}: coordinates must be finite and not negative; {usage}");
+    }
+    if p.iter().all(|c| *c <= 1.0) {
+        return Ok((p, true));
+    }
+    if let Some(f) = p.iter().find(|c| **c > 0.0 && **c < 1.0) {
+        bail!(
+            "{flag} {s:?} mixes units: {f} is a fraction of the frame, the values above 1 are pixels; give all four \
+             as fractions (0..1) or all in pixels; {usage}"
+        );
+    }
+    Ok((p, false))
+}
+
+/// A zoom region as the user gives it (`--region x1,y1,x2,y2`, frame pixels or fractions); clipped to each frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Region {
     pub x1: f32,
     pub y1: f32,
     pub x2: f32,
     pub y2: f32,
+    /// The corners are fractions of the frame (0..1), resolved for each frame's size.
+    pub fractions: bool,
 }
 
 impl Region {
+    /// A region in frame pixels (the window's Z + drag).
+    pub fn pixels(x1: f32, y1: f32, x2: f32, y2: f32) -> Region {
+        Region { x1, y1, x2, y2, fractions: false }
+    }
+
     pub fn in_frame(&self, frame_w: u32, frame_h: u32) -> Option<Rect> {
-        Rect::from_corners((self.x1, self.y1), (self.x2, self.y2), frame_w, frame_h)
+        let (sx, sy) = if self.fractions { (frame_w as f32, frame_h as f32) } else { (1.0, 1.0) };
+        Rect::from_corners((self.x1 * sx, self.y1 * sy), (self.x2 * sx, self.y2 * sy), frame_w, frame_h)
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{},{},{},{}", self.x1, self.y1, self.x2, self.y2)
     }
 }
 
@@ -120,15 +160,15 @@ impl FromStr for Region {
     type Err = anyhow::Error;
 
     fn from_str(s: &str) -> anyhow::Result<Region> {
-        let v: Vec<f32> = s.split(',').filter_map(|p| p.trim().parse::<f32>().ok()).collect();
-        match v[..] {
-            [x1, y1, x2, y2] if v.iter().all(|c| c.is_finite() && *c >= 0.0) && x2 > x1 + 1.0 && y2 > y1 + 1.0 => {
-                Ok(Region { x1, y1, x2, y2 })
-            }
-            _ => {
-                bail!("--region {s:?}: use x1,y1,x2,y2 in frame pixels with x2 > x1 and y2 > y1, e.g. 600,300,1100,700")
-            }
+        let usage = "use x1,y1,x2,y2 with x2 > x1 and y2 > y1, in frame pixels (e.g. 600,300,1100,700) or as \
+                     fractions of the frame (e.g. 0.25,0.25,0.75,0.75)";
+        let ([x1, y1, x2, y2], fractions) = parse_corners("--region", s, usage)?;
+        // At least 2 pixels, or 1 % of the frame, each way.
+        let least = if fractions { 0.01 } else { 1.0 };
+        if !(x2 > x1 + least && y2 > y1 + least) {
+            bail!("--region {s:?}: {usage}");
         }
+        Ok(Region { x1, y1, x2, y2, fractions })
     }
 }
 
@@ -327,18 +367,18 @@ mod tests {
 
     #[test]
     fn region_replaces_tiles() {
-        let small = Region { x1: 100.0, y1: 50.0, x2: 500.0, y2: 350.0 };
+        let small = Region::pixels(100.0, 50.0, 500.0, 350.0);
         let s = PassSettings { tiling: Tiling::Auto, region: Some(small) };
         assert_eq!(
             plan(1920, 1080, 640, 640, &s),
             vec![Rect::full(1920, 1080), Rect { x: 100, y: 50, w: 400, h: 300 }]
         );
         // Larger than the input: tiled inside the region (1000 wide: 2 columns).
-        let large = Region { x1: 0.0, y1: 0.0, x2: 1000.0, y2: 600.0 };
+        let large = Region::pixels(0.0, 0.0, 1000.0, 600.0);
         let p = plan(1920, 1080, 640, 640, &PassSettings { tiling: Tiling::Off, region: Some(large) });
         assert_eq!(&p[1..], &[Rect { x: 0, y: 0, w: 640, h: 600 }, Rect { x: 360, y: 0, w: 640, h: 600 }]);
         // Outside the frame: only the full frame.
-        let away = Region { x1: 3000.0, y1: 0.0, x2: 3100.0, y2: 100.0 };
+        let away = Region::pixels(3000.0, 0.0, 3100.0, 100.0);
         assert_eq!(plan(1920, 1080, 640, 640, &PassSettings { tiling: Tiling::Off, region: Some(away) }).len(), 1);
     }
 
@@ -350,10 +390,20 @@ mod tests {
         for bad in ["0x2", "9x1", "3", "x", "axb", "-1x2"] {
             assert!(bad.parse::<Tiling>().is_err(), "{bad}");
         }
-        assert_eq!("10,20,300,400".parse::<Region>().unwrap(), Region { x1: 10.0, y1: 20.0, x2: 300.0, y2: 400.0 });
-        for bad in ["1,2,3", "300,20,10,400", "0,0,nan,5", "-5,0,10,10", "0,0,1,1"] {
+        assert_eq!("10,20,300,400".parse::<Region>().unwrap(), Region::pixels(10.0, 20.0, 300.0, 400.0));
+        for bad in ["1,2,3", "300,20,10,400", "0,0,nan,5", "-5,0,10,10", "0,0,1,1", "0.5,0.5,0.5,0.9"] {
             assert!(bad.parse::<Region>().is_err(), "{bad}");
         }
+        // Words among the numbers are refused, not dropped (100,abc,200,300,400 was taken as 100,200,300,400).
+        let err = "100,abc,200,300,400".parse::<Region>().unwrap_err().to_string();
+        assert!(err.contains("is not four numbers"), "{err}");
+        // Fractions, as --line takes them: resolved for each frame's size.
+        let half = "0.25,0.25,0.75,0.75".parse::<Region>().unwrap();
+        assert_eq!(half.in_frame(768, 576), Some(Rect { x: 192, y: 144, w: 384, h: 288 }));
+        assert_eq!(half.in_frame(200, 100), Some(Rect { x: 50, y: 25, w: 100, h: 50 }));
+        // A mix of the two units is refused: one of them would be read wrongly.
+        let err = "0.5,0,600,400".parse::<Region>().unwrap_err().to_string();
+        assert!(err.contains("mixes units"), "{err}");
     }
 
     #[test]

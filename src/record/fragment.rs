@@ -22,12 +22,25 @@ pub struct FragmentWriter {
     fragment_start: Option<u64>,
     /// Frames handed to the muxer (for the message of a write error).
     frames: u64,
+    /// Times of the last two frames added: the last one of a fragment lasts until the next fragment starts, the
+    /// last one of the recording as long as the one before it.
+    prev: Option<u64>,
+    last: Option<u64>,
 }
 
 impl FragmentWriter {
     /// `size` is the encoded (even) frame size.
     pub fn new(path: &Path, file: File, size: (u32, u32)) -> FragmentWriter {
-        FragmentWriter { path: path.to_path_buf(), file, size, muxer: None, fragment_start: None, frames: 0 }
+        FragmentWriter {
+            path: path.to_path_buf(),
+            file,
+            size,
+            muxer: None,
+            fragment_start: None,
+            frames: 0,
+            prev: None,
+            last: None,
+        }
     }
 
     /// Adds one access unit at `ticks`. A keyframe closes the fragment before it (one fragment per GOP: each
@@ -35,7 +48,7 @@ impl FragmentWriter {
     pub fn add(&mut self, ticks: u64, annexb: &[u8], keyframe: bool) -> anyhow::Result<()> {
         if keyframe {
             if self.muxer.is_some() {
-                self.flush()?;
+                self.flush_until(Some(ticks))?;
             } else {
                 self.muxer = Some(self.start_file(annexb)?);
             }
@@ -47,17 +60,35 @@ impl FragmentWriter {
             .map_err(|e| anyhow!("cannot add a frame to the MP4 fragment: {e}"))?;
         self.fragment_start.get_or_insert(ticks);
         self.frames += 1;
+        (self.prev, self.last) = (self.last, Some(ticks));
         Ok(())
     }
 
-    /// Writes the fragment being built (at the end of the recording, or before a keyframe).
+    /// Writes the last fragment, at the end of the recording.
     pub fn flush(&mut self) -> anyhow::Result<()> {
+        self.flush_until(None)
+    }
+
+    /// Writes the fragment being built; `next` is the time of the frame after it (None at the end).
+    fn flush_until(&mut self, next: Option<u64>) -> anyhow::Result<()> {
         let Some(mut fragment) = self.muxer.as_mut().and_then(FragmentedMuxer::flush_segment) else {
             return Ok(());
         };
         if let Some(ticks) = self.fragment_start.take() {
             if !set_fragment_start(&mut fragment, ticks) {
                 tracing::warn!("cannot find the tfdt box of a fragment: its times may be shifted");
+            }
+        }
+        // muxide guesses the last frame's duration (1/30 s in a one-frame fragment): a slideshow at 1 fps, a
+        // keyframe each frame, lost almost a second at its end (9.03 s for 10 images).
+        let last_len = match (self.last, next, self.prev) {
+            (Some(last), Some(next), _) => next.checked_sub(last),
+            (Some(last), None, Some(prev)) => last.checked_sub(prev),
+            _ => None,
+        };
+        if let Some(len) = last_len.and_then(|l| u32::try_from(l).ok()).filter(|l| *l > 0) {
+            if !set_last_duration(&mut fragment, len) {
+                tracing::warn!("cannot find the trun box of a fragment: its last frame keeps muxide's duration");
             }
         }
         self.write(&fragment)
@@ -102,6 +133,31 @@ pub fn set_fragment_start(fragment: &mut [u8], ticks: u64) -> bool {
     match fragment.get_mut(at + 8..at + 16) {
         Some(time) => {
             time.copy_from_slice(&ticks.to_be_bytes());
+            true
+        }
+        None => false,
+    }
+}
+
+/// Sets the duration of the last sample of a fragment's track run (muxide 0.5 writes one trun with duration,
+/// size, flags and composition offset for each sample: flags 0x000f01).
+pub fn set_last_duration(fragment: &mut [u8], ticks: u32) -> bool {
+    let head = &fragment[..fragment.len().min(256)];
+    let Some(at) = head.windows(4).position(|w| w == b"trun").filter(|&at| at >= 4) else {
+        return false;
+    };
+    let field = |i: usize| fragment.get(at + 4 + 4 * i..at + 8 + 4 * i).map(|b| [b[0], b[1], b[2], b[3]]);
+    let (Some(flags), Some(count)) = (field(0), field(1)) else {
+        return false;
+    };
+    let count = u32::from_be_bytes(count) as usize;
+    if flags[1..] != [0x00, 0x0f, 0x01] || count == 0 {
+        return false;
+    }
+    let last = at + 4 + 12 + (count - 1) * 16;
+    match fragment.get_mut(last..last + 4) {
+        Some(d) => {
+            d.copy_from_slice(&ticks.to_be_bytes());
             true
         }
         None => false,

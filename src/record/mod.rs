@@ -238,6 +238,28 @@ mod tests {
     }
 
     #[test]
+    fn a_slideshow_recording_gives_its_last_image_its_full_time() {
+        let dir = temp_dir("rec-slideshow");
+        let path = dir.join("slides.mp4");
+        let rec = Recorder::start(&path, 320, 240, 1.0).expect("start");
+        // Ten images a second apart: each one a keyframe, so each fragment holds one frame.
+        for i in 0..10u32 {
+            assert!(rec.push(Arc::new(frame(320, 240, i)), Duration::from_secs(u64::from(i))));
+            let t = Instant::now();
+            while rec.frames() + rec.dropped() < u64::from(i + 1) {
+                assert!(t.elapsed() < Duration::from_secs(10), "encoder stuck");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        let summary = rec.finish().expect("finish");
+        assert_eq!(summary.frames, 10);
+        // Before: 9.03 s, the last image shown for 1/30 s.
+        let probe = ffprobe(&path);
+        assert!((probe.duration - 10.0).abs() < 0.02, "{probe:?}");
+        assert_eq!(probe.frames, 10);
+    }
+
+    #[test]
     fn start_fails_with_advice() {
         let dir = temp_dir("rec-errors");
         let missing = dir.join("no-such-folder").join("out.mp4");

@@ -60,7 +60,8 @@ fn taken(p: &Path) -> bool {
     p.symlink_metadata().is_ok()
 }
 
-fn numbered(path: &Path, n: u64) -> PathBuf {
+/// out.mp4, 3 -> out-3.mp4.
+pub fn numbered(path: &Path, n: u64) -> PathBuf {
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
     let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
     path.with_file_name(format!("{stem}-{n}{ext}"))

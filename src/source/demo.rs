@@ -70,27 +70,45 @@ impl Fault {
         if query.is_empty() {
             return Ok(None);
         }
+        const FORMS: &str = "the demo source takes demo?camera, demo?fail-after=N or demo?stall-after=N (N frames), \
+                             each with &camera to act as a camera, and &back-after=SECONDS with camera and a fault";
+        let refuse = |why: String| anyhow::anyhow!("--source demo?{query}: {why}; {FORMS}");
         // `camera` alone: a demo that behaves like a camera (paced, never lossless) and never fails.
         let mut fault = Fault { after: u64::MAX, stall: false, as_camera: false, back_after: None };
+        let mut seen: Vec<&str> = Vec::new();
         for item in query.split('&') {
-            let (k, v) = item.split_once('=').unwrap_or((item, ""));
-            match k {
-                "fail-after" | "stall-after" => {
-                    fault.after = v.parse().map_err(|_| anyhow::anyhow!("demo source: {k} needs a frame count"))?;
+            let (k, v) = match item.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (item, None),
+            };
+            // A second fault, or the same option twice, would silently replace the first.
+            let kind = if k == "stall-after" { "fail-after" } else { k };
+            if seen.contains(&kind) {
+                return Err(refuse(format!("{k} is given after {kind} already was; give one fault, once")));
+            }
+            seen.push(kind);
+            match (k, v) {
+                ("fail-after" | "stall-after", Some(v)) => {
+                    fault.after = v.parse().map_err(|_| refuse(format!("{k} needs a frame count, not {v:?}")))?;
                     fault.stall = k == "stall-after";
                 }
-                "back-after" => {
-                    let secs: f64 = v.parse().map_err(|_| anyhow::anyhow!("demo source: back-after needs seconds"))?;
+                ("back-after", Some(v)) => {
+                    let secs: f64 = v.parse().map_err(|_| refuse(format!("back-after needs seconds, not {v:?}")))?;
                     if !(0.0..=3600.0).contains(&secs) {
-                        anyhow::bail!("demo source: back-after must be 0..=3600 seconds");
+                        return Err(refuse("back-after must be 0..=3600 seconds".into()));
                     }
                     fault.back_after = Some(Duration::from_secs_f64(secs));
                 }
-                "camera" => fault.as_camera = true,
-                _ => anyhow::bail!(
-                    "demo source: unknown option {k:?} (use fail-after=N, stall-after=N, back-after=SECONDS, camera)"
-                ),
+                ("camera", None) => fault.as_camera = true,
+                ("camera", Some(v)) => return Err(refuse(format!("camera takes no value (camera={v} was given)"))),
+                ("fail-after" | "stall-after" | "back-after", None) => {
+                    return Err(refuse(format!("{k} needs a value ({k}=...)")))
+                }
+                _ => return Err(refuse(format!("unknown option {k:?}"))),
             }
+        }
+        if fault.back_after.is_some() && (fault.after == u64::MAX || !fault.as_camera) {
+            return Err(refuse("back-after says when a failed camera comes back: it needs camera and a fault".into()));
         }
         Ok(Some(fault))
     }
@@ -248,6 +266,19 @@ mod tests {
         assert!(Fault::parse("stall-after=5").unwrap().unwrap().stall);
         assert_eq!(Fault::parse("camera").unwrap().unwrap().after, u64::MAX);
         assert!(Fault::parse("explode=1").is_err());
+        // Silently reinterpreted before: a value for camera, a second fault, back-after with nothing to come back from.
+        for (bad, why) in [
+            ("camera=0", "camera takes no value"),
+            ("fail-after=3&fail-after=100", "give one fault, once"),
+            ("fail-after=3&stall-after=100", "give one fault, once"),
+            ("back-after=5", "it needs camera and a fault"),
+            ("fail-after=3&back-after=5", "it needs camera and a fault"),
+            ("camera&back-after=5", "it needs camera and a fault"),
+            ("fail-after", "fail-after needs a value"),
+        ] {
+            let err = Fault::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(why) && err.contains("demo?fail-after=N"), "{bad}: {err}");
+        }
     }
 
     #[test]

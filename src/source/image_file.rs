@@ -6,12 +6,13 @@
 //! is an error even when libjpeg could draw part of it: its objects would silently vanish otherwise.
 
 use std::cell::RefCell;
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::os::raw::c_int;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
-use image::{ImageFormat, ImageReader, Limits, RgbImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 use mozjpeg_sys::{jpeg_common_struct, jpeg_error_mgr};
 
 /// Largest picture decoded: 100 megapixels (300 MB as RGB), above any phone camera.
@@ -31,18 +32,52 @@ const OTHER_FORMATS: [(ImageFormat, &str); 5] = [
 /// Reads and decodes one image file to RGB. Errors start with the path and say why (truncated, corrupt, too
 /// large with its size and the limit, or not an image), whatever the file's extension.
 pub fn open(path: &Path) -> anyhow::Result<RgbImage> {
-    let len = std::fs::metadata(path).with_context(|| format!("{}: cannot read it", path.display()))?.len();
+    let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read it", path.display()))?;
+    // A pipe would block the run forever and a device (/dev/zero) never ends: only regular files are read.
+    if let Some(kind) = special_kind(&meta) {
+        bail!("{}: {kind}, not an image file", path.display());
+    }
+    let len = meta.len();
     if len > MAX_FILE_BYTES {
         bail!("{}: the file is {len} bytes, more than the {MAX_FILE_BYTES} bytes nasview reads", path.display());
     }
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read it", path.display()))?;
+    // Bounded even if the file grows while it is read.
+    let mut bytes = Vec::with_capacity(len as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("{}: cannot read it", path.display()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        bail!("{}: the file grew past the {MAX_FILE_BYTES} bytes nasview reads while it was read", path.display());
+    }
     decode(&bytes).map_err(|e| anyhow!("{}: {e:#}", path.display()))
 }
 
-/// Decodes image bytes by their content.
+/// What a path that is not a regular file is (after symlinks), in words; None for a regular file.
+pub fn special_kind(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    Some(if t.is_file() {
+        return None;
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "a special file"
+    })
+}
+
+/// Decodes image bytes by their content, turned upright by their EXIF orientation (as OpenCV, Ultralytics and
+/// every viewer show a phone photo; the model was trained on upright objects).
 pub fn decode(bytes: &[u8]) -> anyhow::Result<RgbImage> {
     if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        return decode_jpeg(bytes);
+        let image = decode_jpeg(bytes)?;
+        let orientation = jpeg_exif(bytes).and_then(Orientation::from_exif_chunk);
+        return Ok(upright(image, orientation.unwrap_or(Orientation::NoTransforms)));
     }
     let guess = image::guess_format(bytes).ok();
     let Some(&(format, name)) = OTHER_FORMATS.iter().find(|(f, _)| Some(*f) == guess) else {
@@ -55,8 +90,50 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<RgbImage> {
     let mut limits = Limits::default();
     limits.max_alloc = Some(MAX_PIXELS * 8); // RGBA at 16 bits per channel
     reader.limits(limits);
-    let image = reader.decode().map_err(corrupt)?;
-    Ok(image.to_rgb8())
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    // An unreadable EXIF block is no reason to refuse the pixels: they are shown as stored.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    Ok(upright(image.to_rgb8(), orientation))
+}
+
+/// The picture as it is meant to be seen: rotated and mirrored as its EXIF orientation says.
+fn upright(image: RgbImage, orientation: Orientation) -> RgbImage {
+    if orientation == Orientation::NoTransforms {
+        return image;
+    }
+    let mut dynamic = DynamicImage::ImageRgb8(image);
+    dynamic.apply_orientation(orientation);
+    dynamic.into_rgb8()
+}
+
+/// The EXIF block of a JPEG (its APP1 `Exif` segment, without the `Exif\0\0` header), if it has one before
+/// the image data.
+fn jpeg_exif(bytes: &[u8]) -> Option<&[u8]> {
+    let mut at = 2;
+    while at + 4 <= bytes.len() {
+        if bytes[at] != 0xff {
+            return None;
+        }
+        let marker = bytes[at + 1];
+        // Fill bytes, then markers without a length.
+        if marker == 0xff {
+            at += 1;
+            continue;
+        }
+        if marker == 0xda || marker == 0xd9 {
+            return None; // Start of scan or end of image: no EXIF before the image data.
+        }
+        let len = u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize;
+        let segment = bytes.get(at + 4..at + 2 + len.max(2))?;
+        if marker == 0xe1 {
+            if let Some(exif) = segment.strip_prefix(b"Exif\0\0") {
+                return Some(exif);
+            }
+        }
+        at += 2 + len.max(2);
+    }
+    None
 }
 
 /// A well-formed image nasview does not take: what it is and the way out, not "corrupt".
@@ -190,6 +267,32 @@ mod tests {
         assert!(err.contains("JPEG"), "{err}");
         // The next decode on this thread starts clean.
         assert!(decode(&bytes).is_ok());
+    }
+
+    #[test]
+    fn exif_orientation_turns_the_picture_upright() {
+        let bytes = photo("person.jpg");
+        let stored = decode(&bytes).unwrap();
+        // 6: stored turned a quarter counter-clockwise, viewed turned back clockwise; 3: upside down.
+        let turned = decode(&crate::testing::with_exif_orientation(&bytes, 6)).unwrap();
+        assert_eq!(turned, image::imageops::rotate90(&stored));
+        let flipped = decode(&crate::testing::with_exif_orientation(&bytes, 3)).unwrap();
+        assert_eq!(flipped, image::imageops::rotate180(&stored));
+        assert_eq!(decode(&crate::testing::with_exif_orientation(&bytes, 1)).unwrap(), stored);
+    }
+
+    #[test]
+    fn pipes_and_devices_are_refused_without_reading() {
+        // /dev/zero never ends: refused by its kind, at once, not read until memory runs out.
+        let err = open(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert_eq!(err, "/dev/zero: a device, not an image file");
+        let dir = crate::testing::temp_dir("special-files");
+        let fifo = dir.join("p.jpg");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        // Opening a FIFO for reading would block until a writer comes: it is never opened.
+        let err = open(&fifo).unwrap_err().to_string();
+        assert!(err.ends_with("p.jpg: a named pipe (FIFO), not an image file"), "{err}");
+        assert!(open(&dir).unwrap_err().to_string().ends_with("a folder, not an image file"));
     }
 
     #[test]

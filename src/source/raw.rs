@@ -20,6 +20,8 @@ pub struct RawFrame {
     size: (u32, u32),
     done: bool,
     decode: Option<Duration>,
+    /// The frame was damaged (a cut or corrupt MJPEG frame): shown as decoded, said, and the run exits 1.
+    damaged: bool,
 }
 
 /// `NAME.WxH.FORMAT` to its size and format; None when the name is not of that form.
@@ -59,7 +61,7 @@ impl RawFrame {
         let (size, format) = parse_name(path).with_context(|| {
             format!("{}: a raw frame is named NAME.WxH.FORMAT, e.g. x.1920x1080.yuyv", path.display())
         })?;
-        Ok(RawFrame { path: path.to_path_buf(), format, size, done: false, decode: None })
+        Ok(RawFrame { path: path.to_path_buf(), format, size, done: false, decode: None, damaged: false })
     }
 
     /// The file's bytes, size-checked before reading.
@@ -96,7 +98,19 @@ impl Source for RawFrame {
             format!("{} is not a {} frame", self.path.display(), format::pixel_format_name(self.format))
         })?;
         self.decode = Some(t.elapsed());
+        // libjpeg draws what it has of a cut frame and greys the rest; from a camera that is one bad frame among
+        // many, but a file is all there is: said, as for a truncated photo, and the run exits 1.
+        if self.format == FrameFormat::MJPEG {
+            if let Err(e) = super::image_file::decode(&data) {
+                tracing::warn!("{}: {e:#}; its missing part is grey", self.path.display());
+                self.damaged = true;
+            }
+        }
         Ok(Some(image))
+    }
+
+    fn skipped(&self) -> u64 {
+        u64::from(self.damaged)
     }
 
     fn describe(&self) -> String {
@@ -145,6 +159,18 @@ mod tests {
         assert!(src.decode_time().is_some());
         assert!(src.next_frame().unwrap().is_none());
         assert_eq!(src.time_decodes(3).unwrap().len(), 3);
+        // An MJPEG frame cut to a third: decoded (grey below the cut), but counted against the exit code.
+        let jpeg = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/photos/dog.jpg")).unwrap();
+        let cut = dir.join("cut.768x576.mjpeg");
+        std::fs::write(&cut, &jpeg[..jpeg.len() / 3]).unwrap();
+        let mut src = RawFrame::open(&cut).unwrap();
+        assert_eq!(src.next_frame().unwrap().unwrap().dimensions(), (768, 576));
+        assert_eq!(src.skipped(), 1, "a cut frame counts");
+        let whole = dir.join("whole.768x576.mjpeg");
+        std::fs::write(&whole, &jpeg).unwrap();
+        let mut src = RawFrame::open(&whole).unwrap();
+        assert!(src.next_frame().unwrap().is_some());
+        assert_eq!(src.skipped(), 0);
         std::fs::write(&path, [0; 3]).unwrap();
         assert!(RawFrame::open(&path).unwrap().next_frame().unwrap_err().to_string().contains("not a gray frame"));
         let _ = std::fs::remove_dir_all(&dir);

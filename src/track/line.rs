@@ -16,20 +16,11 @@ impl LineSpec {
     pub fn parse(s: &str) -> anyhow::Result<LineSpec> {
         let usage = "use --line x1,y1,x2,y2 in pixels of the source frame (e.g. 480,0,480,540) or as fractions \
                      of it (e.g. 0.5,0,0.5,1)";
-        let v: Vec<f32> = s
-            .split(',')
-            .map(|p| p.trim().parse::<f32>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| anyhow::anyhow!("--line {s:?} is not four numbers; {usage}"))?;
-        let [x1, y1, x2, y2] = v[..] else { bail!("--line {s:?} has {} numbers, not four; {usage}", v.len()) };
-        let p = [x1, y1, x2, y2];
-        if p.iter().any(|c| !c.is_finite() || *c < 0.0) {
-            bail!("--line {s:?}: coordinates must be finite and not negative; {usage}");
-        }
-        if x1 == x2 && y1 == y2 {
+        let (p, fractions) = crate::detector::tiles::parse_corners("--line", s, usage)?;
+        if p[0] == p[2] && p[1] == p[3] {
             bail!("--line {s:?}: both ends are the same point; {usage}");
         }
-        Ok(if p.iter().all(|c| *c <= 1.0) { LineSpec::Fractions(p) } else { LineSpec::Pixels(p) })
+        Ok(if fractions { LineSpec::Fractions(p) } else { LineSpec::Pixels(p) })
     }
 
     /// The segment in pixels of a `width x height` frame.
@@ -52,6 +43,43 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// The part of the segment inside a `width x height` frame (Cohen-Sutherland: an end outside is moved onto
+    /// the edge it lies beyond, that coordinate set exactly, so ends as far out as 1e30 still land on the frame);
+    /// None when less than a pixel of it is inside. Tracks' centres are inside the frame, so this part is all
+    /// that can be crossed, and all that is drawn.
+    pub fn clipped(&self, width: u32, height: u32) -> Option<Segment> {
+        let (w, h) = (f64::from(width), f64::from(height));
+        let code = |[x, y]: [f64; 2]| {
+            (u8::from(x < 0.0)) | (u8::from(x > w) << 1) | (u8::from(y < 0.0) << 2) | (u8::from(y > h) << 3)
+        };
+        let mut ends = [self.a, self.b].map(|[x, y]| [f64::from(x), f64::from(y)]);
+        // Each move puts an end on an edge; rounding may leave it a hair outside, hence a few more turns.
+        for _ in 0..8 {
+            let codes = ends.map(code);
+            if codes[0] | codes[1] == 0 {
+                break;
+            }
+            if codes[0] & codes[1] != 0 {
+                return None; // Both ends beyond the same edge.
+            }
+            let i = usize::from(codes[0] == 0);
+            let ([x0, y0], [x1, y1]) = (ends[i], ends[1 - i]);
+            let out = codes[i];
+            ends[i] = if out & 1 != 0 {
+                [0.0, y0 + (y1 - y0) * (0.0 - x0) / (x1 - x0)]
+            } else if out & 2 != 0 {
+                [w, y0 + (y1 - y0) * (w - x0) / (x1 - x0)]
+            } else if out & 4 != 0 {
+                [x0 + (x1 - x0) * (0.0 - y0) / (y1 - y0), 0.0]
+            } else {
+                [x0 + (x1 - x0) * (h - y0) / (y1 - y0), h]
+            };
+        }
+        let ends = ends.map(|[x, y]| [x.clamp(0.0, w) as f32, y.clamp(0.0, h) as f32]);
+        let inside = Segment { a: ends[0], b: ends[1] };
+        (inside.length() >= 1.0).then_some(inside)
+    }
+
     pub fn length(&self) -> f32 {
         (self.b[0] - self.a[0]).hypot(self.b[1] - self.a[1])
     }
@@ -118,6 +146,12 @@ impl Counter {
     pub fn new(line: Segment, frame_w: u32, frame_h: u32) -> Counter {
         let margin = (0.01 * (frame_w as f32).hypot(frame_h as f32)).max(2.0);
         Counter::with_margin(line, margin)
+    }
+
+    /// The same counts on the line placed again for another frame size (a folder of photos of mixed sizes).
+    pub fn place(&mut self, line: Segment, frame_w: u32, frame_h: u32) {
+        let margin = Counter::new(line, frame_w, frame_h).margin;
+        (self.line, self.margin) = (line, margin);
     }
 
     pub fn with_margin(line: Segment, margin: f32) -> Counter {
@@ -193,10 +227,30 @@ mod tests {
         assert_eq!(LineSpec::parse("480, 0, 480, 540").unwrap(), LineSpec::Pixels([480.0, 0.0, 480.0, 540.0]));
         let s = LineSpec::parse("0.5,0,0.5,1").unwrap().resolve(960, 540);
         assert_eq!(s, Segment { a: [480.0, 0.0], b: [480.0, 540.0] });
-        for bad in ["1,2,3", "a,b,c,d", "1,1,1,1", "-5,0,10,10", "0,0,inf,1", ""] {
+        for bad in ["1,2,3", "a,b,c,d", "1,1,1,1", "-5,0,10,10", "0,0,inf,1", "", "1e39,0,1,1"] {
             let e = LineSpec::parse(bad).unwrap_err().to_string();
             assert!(e.contains("--line"), "{bad}: {e}");
         }
+        // A fraction among pixels was taken as a pixel line at x = 0.5.
+        let e = LineSpec::parse("0.5,0,0.5,1.5").unwrap_err().to_string();
+        assert!(e.contains("mixes units: 0.5 is a fraction"), "{e}");
+        // Integer pixels with a 0 or a 1 among them are pixels.
+        assert_eq!(LineSpec::parse("1,0,400,300").unwrap(), LineSpec::Pixels([1.0, 0.0, 400.0, 300.0]));
+    }
+
+    #[test]
+    fn clipped_to_the_frame() {
+        let seg = |a: [f32; 2], b: [f32; 2]| Segment { a, b };
+        // Inside: unchanged. Through the frame: cut at its edges.
+        assert_eq!(seg([10.0, 10.0], [90.0, 40.0]).clipped(100, 50), Some(seg([10.0, 10.0], [90.0, 40.0])));
+        assert_eq!(seg([-50.0, 25.0], [150.0, 25.0]).clipped(100, 50), Some(seg([0.0, 25.0], [100.0, 25.0])));
+        assert_eq!(seg([50.0, -1e30], [50.0, 1e30]).clipped(100, 50), Some(seg([50.0, 0.0], [50.0, 50.0])));
+        // Far away (the hostile --line 1e30,0,1e31,1), or passing beside the frame: nothing inside.
+        assert_eq!(seg([1e30, 0.0], [1e31, 1.0]).clipped(768, 576), None);
+        assert_eq!(seg([-10.0, 60.0], [200.0, 100.0]).clipped(100, 50), None);
+        // From far outside to inside, diagonally: enters at the corner's edge.
+        let s = seg([-100.0, -100.0], [50.0, 50.0]).clipped(100, 100).unwrap();
+        assert_eq!(s, seg([0.0, 0.0], [50.0, 50.0]));
     }
 
     #[test]

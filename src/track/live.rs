@@ -33,11 +33,14 @@ pub struct Tracking {
     pub enabled: bool,
     pub trails: bool,
     labels: Vec<String>,
-    /// `--line` until the first frame gives its size.
-    pending_line: Option<LineSpec>,
+    /// `--line` (or the line drawn with the mouse) as given: placed again on each new frame size, so a fraction
+    /// line stays where it was asked on a folder of photos of mixed sizes.
+    line: Option<LineSpec>,
     pub counter: Option<Counter>,
-    /// Size of the frames tracked.
+    /// Size of the frames tracked, and of the frame the line was placed on.
     frame_size: Option<(u32, u32)>,
+    /// The line was said to lie (partly) outside a frame: said once.
+    line_warned: bool,
     /// Time of the last update (tracker and line).
     pub cost: Duration,
 }
@@ -71,9 +74,10 @@ impl Tracking {
             enabled,
             trails: true,
             labels,
-            pending_line: line,
+            line,
             counter: None,
             frame_size: None,
+            line_warned: false,
             cost: Duration::ZERO,
         }
     }
@@ -82,17 +86,9 @@ impl Tracking {
     /// tracks seen in it are checked against the line.
     pub fn update(&mut self, candidates: &Candidates, t: &Thresholds, time: Duration) {
         let (w, h) = (candidates.frame_w, candidates.frame_h);
-        if self.frame_size.is_none() {
+        if self.frame_size != Some((w, h)) {
             self.frame_size = Some((w, h));
-        }
-        if let Some(spec) = self.pending_line.take() {
-            let line = spec.resolve(w, h);
-            if [line.a, line.b].iter().any(|p| p[0] > w as f32 || p[1] > h as f32) {
-                crate::messages::warn(&format!(
-                    "--line ends outside the {w}x{h} frame; only tracks crossing its part inside are counted"
-                ));
-            }
-            self.counter = Some(Counter::new(line, w, h));
+            self.place_line(w, h);
         }
         if !self.enabled {
             return;
@@ -109,6 +105,35 @@ impl Tracking {
             c.retain(|id| tracker.is_alive(id));
         }
         self.cost = start.elapsed();
+    }
+
+    /// Resolves the line for a `w x h` frame and clips it to the frame: only its part inside can be crossed, and
+    /// drawing a line that reaches 1e30 pixels away would never end. Counts so far are kept.
+    fn place_line(&mut self, w: u32, h: u32) {
+        let Some(spec) = self.line else {
+            return;
+        };
+        let full = spec.resolve(w, h);
+        let inside = full.clipped(w, h);
+        if inside != Some(full) && !std::mem::replace(&mut self.line_warned, true) {
+            // Debug form: 1e30 rather than thirty-one digits.
+            let [x1, y1, x2, y2] = [full.a[0], full.a[1], full.b[0], full.b[1]].map(|v| format!("{v:?}"));
+            crate::messages::warn(&match inside {
+                Some(_) => format!(
+                    "--line {x1},{y1},{x2},{y2} ends outside the {w}x{h} frame; only its part inside is drawn, and \
+                     only tracks crossing that part are counted"
+                ),
+                None => format!(
+                    "--line {x1},{y1},{x2},{y2} lies outside the {w}x{h} frame: nothing can cross it, so nothing is \
+                     counted; give pixels inside the frame or fractions of it (e.g. 0.5,0,0.5,1)"
+                ),
+            });
+        }
+        match (inside, &mut self.counter) {
+            (Some(line), Some(c)) => c.place(line, w, h),
+            (Some(line), None) => self.counter = Some(Counter::new(line, w, h)),
+            (None, _) => self.counter = None,
+        }
     }
 
     /// Track IDs of `dets` (selected for display from the newest frame's candidates, at any thresholds):
@@ -142,9 +167,12 @@ impl Tracking {
             }
             TrackAction::ToggleTrails => self.trails = !self.trails,
             TrackAction::SetLine(line) => {
-                let (w, h) = self.frame_size.unwrap_or((1, 1));
-                self.pending_line = None;
-                self.counter = Some(Counter::new(*line, w, h));
+                self.line = Some(LineSpec::Pixels([line.a[0], line.a[1], line.b[0], line.b[1]]));
+                // Counting starts again from zero on the new line.
+                self.counter = None;
+                if let Some((w, h)) = self.frame_size {
+                    self.place_line(w, h);
+                }
             }
             TrackAction::ResetCounts => {
                 if let Some(c) = &mut self.counter {
@@ -249,6 +277,26 @@ mod tests {
         tr.apply(&TrackAction::SetLine(Segment { a: [0.0, 50.0], b: [200.0, 50.0] }));
         tr.fill(&mut scene);
         assert_eq!(scene.line.as_ref().unwrap().line.a, [0.0, 50.0]);
+    }
+
+    #[test]
+    fn the_line_is_placed_again_on_each_frame_size_and_clipped() {
+        let t = Thresholds { conf: 0.5, iou: 0.7 };
+        let sized = |w, h| Candidates { frame_w: w, frame_h: h, ..candidates(Vec::new()) };
+        let mut tr = Tracking::new(Some(LineSpec::parse("0.5,0,0.5,1").unwrap()), true, Vec::new());
+        tr.update(&sized(200, 100), &t, Duration::ZERO);
+        assert_eq!(tr.counter.as_ref().unwrap().line, Segment { a: [100.0, 0.0], b: [100.0, 100.0] });
+        // The next photo of a folder is larger: the fraction line moves with it (it stayed at x = 100).
+        tr.update(&sized(768, 576), &t, Duration::from_secs(1));
+        assert_eq!(tr.counter.as_ref().unwrap().line, Segment { a: [384.0, 0.0], b: [384.0, 576.0] });
+        // Pixels reaching far outside: only the part inside is kept (drawing 1e30 pixels never ended).
+        let mut tr = Tracking::new(Some(LineSpec::parse("100,50,1e30,50").unwrap()), true, Vec::new());
+        tr.update(&sized(200, 100), &t, Duration::ZERO);
+        assert_eq!(tr.counter.as_ref().unwrap().line, Segment { a: [100.0, 50.0], b: [200.0, 50.0] });
+        // Wholly outside: no line, so nothing to draw or count.
+        let mut tr = Tracking::new(Some(LineSpec::parse("1e30,0,1e31,1").unwrap()), true, Vec::new());
+        tr.update(&sized(768, 576), &t, Duration::ZERO);
+        assert!(tr.counter.is_none());
     }
 
     #[test]

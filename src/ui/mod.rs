@@ -232,7 +232,7 @@ impl WindowPresenter {
         let to_frame = |(x, y): (f32, f32)| ((x - f.x as f32) / f.scale, (y - f.y as f32) / f.scale);
         let (a, b) = (to_frame(a), to_frame(b));
         let r = crate::detector::tiles::Rect::from_corners(a, b, fw, fh)?;
-        let region = Region { x1: r.x as f32, y1: r.y as f32, x2: r.right() as f32, y2: r.bottom() as f32 };
+        let region = Region::pixels(r.x as f32, r.y as f32, r.right() as f32, r.bottom() as f32);
         self.inference.passes.region = Some(region);
         tracing::info!("inference tiles={} region={:?}", self.inference.passes.tiling, self.inference.passes.region);
         Some(Action::SetInference(self.inference.clone()))
@@ -242,9 +242,11 @@ impl WindowPresenter {
     fn draw_region(&mut self, small: PxScale) {
         let rect = match (self.region_tool, self.inference.passes.region, self.frame_fit) {
             (RegionTool::Dragging { start, now }, _, _) => Some([start.0, start.1, now.0, now.1]),
-            (_, Some(r), Some((f, _, _))) => {
-                Some(Mapping { scale: f.scale, offset: (f.x as f32, f.y as f32) }.apply([r.x1, r.y1, r.x2, r.y2]))
-            }
+            // As inference sees it: resolved (fractions) and clipped to the frame.
+            (_, Some(r), Some((f, fw, fh))) => r.in_frame(fw, fh).map(|c| {
+                let corners = [c.x as f32, c.y as f32, c.right() as f32, c.bottom() as f32];
+                Mapping { scale: f.scale, offset: (f.x as f32, f.y as f32) }.apply(corners)
+            }),
             _ => None,
         };
         if let Some([x1, y1, x2, y2]) = rect {
