@@ -160,4 +160,8 @@ pub struct LiveArgs {
     /// No tracking: no track IDs, trails or line counts (T turns it on in the window)
     #[arg(long)]
     pub no_track: bool,
+    /// What the window shows: `every` captured frame, with the newest boxes moved to it by the tracker, or
+    /// only the `processed` frames, with exactly the boxes found on each (the recording holds the same)
+    #[arg(long, default_value = "every", value_name = "every|processed")]
+    pub display: crate::view::DisplayMode,
 }

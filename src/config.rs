@@ -72,6 +72,8 @@ pub struct LiveConfig {
     pub track: bool,
     /// `--line`: the counting line.
     pub line: Option<LineSpec>,
+    /// `--display`: every captured frame in the window, or the processed ones (headless: always processed).
+    pub display: crate::view::DisplayMode,
 }
 
 #[derive(Debug)]
@@ -305,6 +307,7 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         fps_hint,
         track: !live.no_track,
         line,
+        display: live.display,
     })
 }
 

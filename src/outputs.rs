@@ -1,5 +1,5 @@
 //! Where each new processed frame goes (main thread): the MP4 recording (toggled by R), PNG frames, JSON lines
-//! and snapshots. Each output is a small type fed by `Outputs::on_frame`; a failure is said once, as it
+//! and snapshots. Each output is a small type fed by `Outputs::on_shown` and `on_result`; a failure is said once, as it
 //! happens, and counted so the run ends with exit code 1.
 
 use std::io::Write;
@@ -130,7 +130,7 @@ impl Outputs {
 
     /// The frame as recorded: full resolution, its scene (HUD only with --record-hud).
     fn annotate(&self, v: &FrameView, hud: bool) -> RgbImage {
-        let mut img = (*v.processed.frame.image).clone();
+        let mut img = (*v.frame.image).clone();
         overlay::draw_scene(&mut img, &v.scene, &self.labels, Mapping::IDENTITY);
         if hud {
             let (_, scale) = overlay::style_for(img.width(), img.height());
@@ -144,17 +144,22 @@ impl Outputs {
         img
     }
 
-    /// Each new processed frame, in order: recording, PNG frame, JSON line. An error only when stdout is gone.
-    pub fn on_frame(&mut self, v: &FrameView) -> std::io::Result<()> {
+    /// Each frame shown, in order (every captured frame, or the processed ones): recording and PNG frame,
+    /// at the frame's own time, annotated as shown.
+    pub fn on_shown(&mut self, v: &FrameView) {
         // `--record` starts with the first frame, whose size the recording takes.
         if std::mem::take(&mut self.record_at_start) {
             self.toggle_recording(v);
         }
         if self.take.is_some() || self.save_frames {
             let img = Arc::new(self.annotate(v, self.cfg.record_hud));
-            self.record(&img, v.processed.frame.time);
-            self.save_frame(&img, v.processed.frame.seq, v.processed.frame.time);
+            self.record(&img, v.frame.time);
+            self.save_frame(&img, v.frame.seq, v.frame.time);
         }
+    }
+
+    /// Each new processed frame, in order: its JSON line (headless). An error only when stdout is gone.
+    pub fn on_result(&mut self, v: &FrameView) -> std::io::Result<()> {
         if self.cfg.json {
             self.json_line(v)?;
         }
@@ -188,13 +193,12 @@ impl Outputs {
     }
 
     fn json_line(&self, v: &FrameView) -> std::io::Result<()> {
-        let p = &v.processed;
         let line = FrameLine {
-            frame: p.frame.seq,
-            time_ms: ms(p.frame.time),
+            frame: v.frame.seq,
+            time_ms: ms(v.frame.time),
             latency_ms: ms(v.latency),
-            width: p.frame.image.width(),
-            height: p.frame.image.height(),
+            width: v.frame.image.width(),
+            height: v.frame.image.height(),
             detections: to_json_with_ids(&v.scene.detections, &v.scene.ids, &self.labels),
             counts: v.scene.line.as_ref().map(|l| JsonCounts::of(l, &self.labels)),
         };
@@ -210,7 +214,7 @@ impl Outputs {
             return;
         }
         let path = RecordTarget::take_path(self.cfg.record.as_ref(), self.takes, self.cfg.overwrite);
-        let (w, h) = v.processed.frame.image.dimensions();
+        let (w, h) = v.frame.image.dimensions();
         match Recorder::start(&path, w, h, self.cfg.fps_hint) {
             Ok(recorder) => {
                 messages::note(&format!("recording to {}", path.display()));

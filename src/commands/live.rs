@@ -16,6 +16,7 @@ use crate::outputs::{OutputConfig, Outputs};
 use crate::pipeline::{InferenceSettings, Pipeline, PipelineConfig};
 use crate::track::live::Tracking;
 use crate::ui::WindowPresenter;
+use crate::view::DisplayMode;
 
 /// ONNX Runtime spinning for the live viewer: off. Capture, display and the encoder share the cores with
 /// inference, and a spinning pool thread takes the time slices they need. Measured (YOLO-NAS S INT8
@@ -47,7 +48,10 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     let lossless = cfg.headless && cfg.source.every_frame_matters();
     let settings = InferenceSettings { floor, passes: cfg.model.passes };
     let model = ModelConfig { load: cfg.model.load.spinning_or(SPIN, SPIN), ..cfg.model };
-    let pipeline = Pipeline::start(cfg.source, PipelineConfig { model, settings: settings.clone(), lossless })?;
+    // Headless, the JSON lines are the output: one per processed frame, whatever --display says.
+    let display_frames = !cfg.headless && cfg.display == DisplayMode::Every;
+    let pipeline =
+        Pipeline::start(cfg.source, PipelineConfig { model, settings: settings.clone(), lossless, display_frames })?;
     messages::note(&pipeline.info.summary());
     messages::note(&format!("source {}", pipeline.source_desc));
     let mut presenter: Box<dyn Presenter> = if cfg.headless {

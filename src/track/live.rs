@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::consumer::{Action, FrameStep};
+use crate::detector::preprocess::clip_box;
 use crate::detector::{labels, Candidates, Detection, Thresholds};
 use crate::overlay::Scene;
 use crate::pipeline::Processed;
@@ -164,6 +165,20 @@ impl FrameStep for Tracking {
 
     fn reselected(&mut self, _processed: &Processed, _t: &Thresholds, scene: &mut Scene) {
         self.fill(scene);
+    }
+
+    /// Each box of a confirmed track moved to `time` by the track's velocities; boxes without an ID (tracking
+    /// off, tentative tracks) stay where they were found.
+    fn moved(&self, time: Duration, scene: &mut Scene) {
+        if !self.enabled {
+            return;
+        }
+        let (w, h) = self.frame_size.unwrap_or((u32::MAX, u32::MAX));
+        for (d, id) in scene.detections.iter_mut().zip(&scene.ids) {
+            if let Some(id) = id {
+                d.bbox = clip_box(self.tracker.moved_to(*id, d.bbox, time), w, h);
+            }
+        }
     }
 
     fn on_action(&mut self, action: &Action) {
