@@ -212,7 +212,38 @@ impl<'a> Consumer<'a> {
         self.shown += 1;
         self.outputs.on_shown(&view);
         log_view(&view, false);
+        self.log_boxes(&view);
         *current = Some(view);
+    }
+
+    /// Each frame shown with its boxes as drawn and as found (not moved), and how many frames had been
+    /// captured then, for `NASVIEW_LOG=nasview::shown=debug`: `tests/display_modes.py` scores the boxes
+    /// against detections on every frame.
+    fn log_boxes(&self, v: &FrameView) {
+        if !tracing::enabled!(target: "nasview::shown", tracing::Level::DEBUG) {
+            return;
+        }
+        let list = |dets: &[crate::detector::Detection]| {
+            let b: Vec<String> = dets
+                .iter()
+                .map(|d| format!("{}:{:.1}:{:.1}:{:.1}:{:.1}", d.class_id, d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]))
+                .collect();
+            if b.is_empty() {
+                "-".to_string()
+            } else {
+                b.join(";")
+            }
+        };
+        let found = self.result.as_ref().map_or("-".into(), |(_, s)| list(&s.detections));
+        tracing::debug!(
+            target: "nasview::shown",
+            "shown frame={} result={} captured={} boxes={} found={}",
+            v.frame.seq,
+            v.processed.frame.seq,
+            self.pipeline.stats.captured.load(Ordering::Relaxed),
+            list(&v.scene.detections),
+            found
+        );
     }
 
     /// The frame shown, selected again at the current thresholds (not a new frame).
