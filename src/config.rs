@@ -73,7 +73,7 @@ pub struct LiveConfig {
     /// `--line`: the counting line.
     pub line: Option<LineSpec>,
     /// `--display`: every captured frame in the window, or the processed ones (headless: always processed).
-    pub display: crate::view::DisplayMode,
+    pub display: crate::cli::DisplayMode,
 }
 
 #[derive(Debug)]

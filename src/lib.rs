@@ -5,6 +5,7 @@
 //! PNG frames, JSON lines) and a presenter (`ui` window or headless). `cli` and `config` turn the command
 //! line into one validated `Config`; `messages` is the one path for what the user is told.
 
+pub mod canvas;
 pub mod channel;
 pub mod cli;
 pub mod commands;
@@ -18,6 +19,7 @@ pub mod pipeline;
 pub mod record;
 pub mod runtime;
 pub mod source;
+pub mod step;
 #[doc(hidden)]
 pub mod testing;
 pub mod track;

@@ -2,6 +2,7 @@
 //! and snapshots. Each output is a small type fed by `Outputs::on_shown` and `on_result`; a failure is said once, as it
 //! happens, and counted so the run ends with exit code 1.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use crate::messages;
 use crate::overlay::{self, Mapping};
 use crate::record::naming::{numbered_path, RecordTarget};
 use crate::record::Recorder;
-use crate::track::live::JsonCounts;
+use crate::track::draw::LineView;
 use crate::view::FrameView;
 
 /// One detection as printed by `detect --json` and headless mode.
@@ -52,6 +53,28 @@ pub fn to_json_with_ids(dets: &[Detection], ids: &[Option<u64>], names: &[String
         d.track_id = *id;
     }
     out
+}
+
+/// `counts` in headless JSON: `{"line": [x1, y1, x2, y2], "in": {"dog": 1}, "out": {"cat": 1}}`.
+#[derive(Serialize, Debug, PartialEq)]
+pub struct JsonCounts {
+    pub line: [f32; 4],
+    #[serde(rename = "in")]
+    pub counts_in: BTreeMap<String, u64>,
+    #[serde(rename = "out")]
+    pub counts_out: BTreeMap<String, u64>,
+}
+
+impl JsonCounts {
+    pub fn of(v: &LineView, names: &[String]) -> JsonCounts {
+        let by_name = |m: &BTreeMap<usize, u64>| m.iter().map(|(k, n)| (labels::name(names, *k), *n)).collect();
+        let round = |c: f32| (c * 100.0).round() / 100.0;
+        JsonCounts {
+            line: [v.line.a[0], v.line.a[1], v.line.b[0], v.line.b[1]].map(round),
+            counts_in: by_name(&v.counts_in),
+            counts_out: by_name(&v.counts_out),
+        }
+    }
 }
 
 /// Milliseconds rounded to 0.1.

@@ -8,28 +8,6 @@ use crate::overlay::Scene;
 use crate::pipeline::Processed;
 use crate::source::Frame;
 
-/// Which frames the window shows (`--display`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DisplayMode {
-    /// Every captured frame (newest wins), with the newest result's boxes moved to its capture time.
-    #[default]
-    Every,
-    /// Only the frames that went through inference, with exactly the boxes computed on them.
-    Processed,
-}
-
-impl std::str::FromStr for DisplayMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "every" => Ok(DisplayMode::Every),
-            "processed" => Ok(DisplayMode::Processed),
-            _ => Err(format!("--display {s}: give `every` (each captured frame) or `processed`")),
-        }
-    }
-}
-
 /// The frame being shown (and fed to the outputs) and what is drawn on it.
 pub struct FrameView {
     /// The frame shown.

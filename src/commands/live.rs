@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::cli::DisplayMode;
 use crate::config::{LiveConfig, ModelConfig, CONF_FLOOR};
 use crate::consumer::headless::Headless;
 use crate::consumer::{Consumer, Presenter};
@@ -16,7 +17,6 @@ use crate::outputs::{OutputConfig, Outputs};
 use crate::pipeline::{InferenceSettings, Pipeline, PipelineConfig};
 use crate::track::live::Tracking;
 use crate::ui::WindowPresenter;
-use crate::view::DisplayMode;
 
 /// ONNX Runtime spinning for the live viewer: off. Capture, display and the encoder share the cores with
 /// inference, and a spinning pool thread takes the time slices they need. Measured (YOLO-NAS S INT8

@@ -35,7 +35,7 @@ use crate::messages;
 use crate::outputs::Outputs;
 use crate::overlay::Scene;
 use crate::pipeline::{InferenceSettings, Pipeline, Processed};
-use crate::track::live::TrackAction;
+pub use crate::step::{FrameStep, TrackAction};
 pub use crate::view::FrameView;
 
 /// A source that gives nothing new for this long is reported as stalled.
@@ -67,25 +67,6 @@ pub trait Presenter {
     /// Once per turn: `view` is the frame to show, `changed` says whether it (or its scene) is new since the
     /// last call. Returns what the user asked for.
     fn refresh(&mut self, view: Option<&FrameView>, hud: &HudStats, changed: bool) -> anyhow::Result<Vec<Action>>;
-}
-
-/// A step run on each new frame after selection (see the module note).
-pub trait FrameStep {
-    /// Once per new processed frame, in frame order, never while paused; `t` are the thresholds its
-    /// scene was selected at.
-    fn new_frame(&mut self, processed: &Processed, t: &Thresholds, scene: &mut Scene);
-    /// The frame shown was selected again (thresholds changed, maybe while paused, or a step's
-    /// settings changed): not a new frame.
-    fn reselected(&mut self, _processed: &Processed, _t: &Thresholds, _scene: &mut Scene) {}
-    /// The newest result's `scene` is about to be drawn on a frame captured later, at source time `time`:
-    /// move what the step knows the motion of (the tracker's confirmed boxes). Called on a copy, per frame.
-    fn moved(&self, _time: Duration, _scene: &mut Scene) {}
-    /// An action of the user meant for steps (`Action::Track`); the frame shown is selected again after.
-    fn on_action(&mut self, _action: &Action) {}
-    /// Lines for the HUD.
-    fn hud_lines(&self) -> Vec<String> {
-        Vec::new()
-    }
 }
 
 /// Why the loop ended.
@@ -363,9 +344,9 @@ impl<'a> Consumer<'a> {
                         }
                     }
                     Action::SetInference(s) => self.pipeline.settings.set(s),
-                    Action::Track(_) => {
+                    Action::Track(a) => {
                         for step in &mut self.steps {
-                            step.on_action(&action);
+                            step.on_action(&a);
                         }
                         if let Some(v) = &mut current {
                             self.reselect(v, paused);
