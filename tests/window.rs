@@ -173,8 +173,23 @@ fn live_window_boxes_hud_slider_and_recording() {
         "no tall person box in the paused frame {frame} (sides at {sides:?}); see {}",
         dir.join("paused.png").display()
     );
-    // HUD text (white) in the top-left panel; both slider tracks (filled part) along the bottom.
-    assert!(count(&before, Rgb([255, 255, 255]), (0, 0, w / 2, h / 4)) > 300, "HUD text");
+    // The one-line HUD (white text) at the top left; D gives the full HUD, lines more of it, then D twice
+    // is back to one line.
+    let white = Rgb([255, 255, 255]);
+    let compact = count(&before, white, (0, 0, w / 2, h / 4));
+    let mark = log.len();
+    x.xdotool(&["key", "d"]);
+    log.wait_for("hud Full", mark, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(400));
+    let full = x.grab(geometry);
+    full.save(dir.join("full_hud.png")).unwrap();
+    let full_white = count(&full, white, (0, 0, w / 2, h / 4));
+    assert!(compact > 100 && full_white > compact + 300, "HUD text: one line {compact} px, full {full_white} px");
+    let mark = log.len();
+    x.xdotool(&["key", "d"]);
+    x.xdotool(&["key", "d"]);
+    log.wait_for("hud Compact", mark, Duration::from_secs(10));
+    // Both slider tracks (filled part) along the bottom.
     let fill = nasview::ui::hud::FILL;
     let bottom = (0, h - h / 5, w / 2, h);
     assert!(count(&before, fill, bottom) > 200, "slider fill");

@@ -415,6 +415,11 @@ impl<'a> Consumer<'a> {
             box_age: view.map(FrameView::box_age),
             objects: view.map_or(0, |v| v.scene.detections.len()),
             model: format!("{} {} on {}", info.file_name, info.precision.as_str(), info.placement.label()),
+            model_short: format!(
+                "{} {}",
+                info.file_name.strip_suffix(".onnx").unwrap_or(&info.file_name),
+                info.precision.as_str()
+            ),
             source: self.pipeline.source_desc.clone(),
             conf: self.thresholds.conf,
             iou: self.thresholds.iou,

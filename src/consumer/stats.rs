@@ -32,6 +32,8 @@ pub struct HudStats {
     pub objects: usize,
     /// `yolov12n_int8.onnx INT8 on CPU`.
     pub model: String,
+    /// The same, short, for the one-line HUD: `yolov12n_int8 INT8`.
+    pub model_short: String,
     /// What the source is (`demo clip 960x540 @ 30 fps`).
     pub source: String,
     pub conf: f32,
@@ -110,6 +112,22 @@ pub fn hud_lines(s: &HudStats) -> Vec<(String, Tone)> {
     lines
 }
 
+/// The one-line HUD (the window's default): display and inference rates, inference time, model and
+/// precision, objects now; then the warnings, which every HUD shows.
+pub fn compact_lines(s: &HudStats) -> Vec<(String, Tone)> {
+    let infer = s.stages.map(|t| format!("  {:.0} ms", ms(t.inference))).unwrap_or_default();
+    let paused = if s.paused { "  [paused]" } else { "" };
+    let mut lines = vec![(
+        format!(
+            "display {:.0} fps  inference {:.1} fps{infer}  {}  {} objects{paused}",
+            s.display_fps, s.inference_fps, s.model_short, s.objects
+        ),
+        Tone::Text,
+    )];
+    lines.extend(s.warnings.iter().map(|w| (w.clone(), Tone::Warn)));
+    lines
+}
+
 fn ewma(old: f32, new: f32) -> f32 {
     if old == 0.0 {
         new
@@ -183,6 +201,7 @@ mod tests {
             box_age: Some(ms(67)),
             objects: 2,
             model: "m.onnx INT8 on CPU".into(),
+            model_short: "m INT8".into(),
             source: "demo clip".into(),
             conf: 0.25,
             iou: 0.7,
@@ -208,6 +227,8 @@ mod tests {
             ]
         );
         assert_eq!((lines[5].1, lines[6].1), (Tone::Text, Tone::Warn));
+        let compact: Vec<String> = compact_lines(&stats).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(compact, ["display 30 fps  inference 15.0 fps  52 ms  m INT8  2 objects  [paused]", "source ended"]);
         // Before the first frame: no stage line.
         assert_eq!(hud_lines(&HudStats::default()).len(), 5);
         // A camera frame's decode is a stage of its own.

@@ -14,7 +14,7 @@ use image::{Rgb, RgbImage};
 use minifb::{InputCallback, Key, MouseButton, MouseMode, ScaleMode, Window, WindowOptions};
 
 use crate::config::{CONF_RANGE, IOU_RANGE};
-use crate::consumer::stats::{hud_lines, HudStats, Tone};
+use crate::consumer::stats::{compact_lines, hud_lines, HudStats, Tone};
 use crate::consumer::{Action, FrameView, Presenter};
 use crate::detector::preprocess::{resize_rgb, ResizeScratch};
 use crate::detector::tiles::{Region, Tiling};
@@ -86,6 +86,10 @@ pub struct WindowPresenter {
     region_tool: RegionTool,
     /// Where the frame shown sits in the window, and its size: maps a drawn region into the frame.
     frame_fit: Option<(Fit, u32, u32)>,
+    /// One line, full or none (`D`).
+    hud_mode: hud::HudMode,
+    /// Where the HUD panel was last drawn (window pixels).
+    hud_area: Option<hud::Area>,
 }
 
 impl WindowPresenter {
@@ -121,6 +125,8 @@ impl WindowPresenter {
             tiles_on: Tiling::Auto,
             region_tool: RegionTool::Off,
             frame_fit: None,
+            hud_mode: hud::HudMode::default(),
+            hud_area: None,
         })
     }
 
@@ -153,6 +159,12 @@ impl WindowPresenter {
                 }
                 Key::H => {
                     self.help = !self.help;
+                    self.redraw = true;
+                    false
+                }
+                Key::D => {
+                    self.hud_mode = self.hud_mode.next();
+                    tracing::info!("hud {:?}", self.hud_mode);
                     self.redraw = true;
                     false
                 }
@@ -344,26 +356,14 @@ impl WindowPresenter {
             to_window = Some(Mapping { scale: f.scale, offset: (f.x as f32, f.y as f32) });
             self.frame_fit = Some((f, img.width(), img.height()));
         }
-        let lines: Vec<(String, Rgb<u8>)> = hud_lines(hud)
-            .into_iter()
-            .map(|(t, tone)| (t, if tone == Tone::Warn { hud::WARN } else { hud::TEXT }))
-            .collect();
-        overlay::text_box(&mut self.canvas, &self.font, small, 8, 8, &lines);
-        // Over the HUD panel: a label is worth more than the figures it may cover. Drawn after scaling, in
-        // window pixels, so lines stay crisp.
+        // Drawn after scaling, in window pixels, so lines stay crisp.
         if let (Some(v), Some(m)) = (view, to_window) {
             overlay::draw_scene(&mut self.canvas, &v.scene, &self.labels, m);
             self.to_window = m;
         }
         tracking::draw(&mut self.canvas, &self.line_tool, self.to_window, &self.font, small);
         self.draw_region(small);
-        if let Some(secs) = hud.recording_seconds {
-            hud::rec_badge(&mut self.canvas, &self.font, small, secs);
-        }
-        if self.help {
-            hud::help(&mut self.canvas, &self.font, small);
-        }
-        // Sliders along the bottom edge.
+        // Sliders along the bottom edge, then the HUD and the REC badge laid out around them.
         let sw = (ww as f32 * 0.25).clamp(120.0, 400.0);
         let sh = (small.y + 6.0).round();
         let label_room = 110.0;
@@ -371,6 +371,32 @@ impl WindowPresenter {
         self.iou.place(label_room, wh as f32 - sh - 10.0, sw, sh);
         hud::slider(&mut self.canvas, &self.font, small, &self.conf);
         hud::slider(&mut self.canvas, &self.font, small, &self.iou);
+        let sliders = hud::Area {
+            x: 0,
+            y: self.conf.y as i32 - 4,
+            w: (label_room + sw) as i32 + 8,
+            h: wh as i32 - self.conf.y as i32 + 4,
+        };
+        let lines = match self.hud_mode {
+            hud::HudMode::Full => hud_lines(hud),
+            hud::HudMode::Compact => compact_lines(hud),
+            hud::HudMode::None => compact_lines(hud).into_iter().skip(1).collect(),
+        };
+        let lines: Vec<(String, Rgb<u8>)> =
+            lines.into_iter().map(|(t, tone)| (t, if tone == Tone::Warn { hud::WARN } else { hud::TEXT })).collect();
+        let text_w = lines.iter().map(|(t, _)| overlay::text_width(&self.font, small, t)).fold(0.0, f32::max);
+        let line_h = small.y.ceil() as i32 + 3;
+        let badge = hud::rec_badge_size(&self.font, small);
+        let (panel, kept, badge_at) =
+            hud::layout(ww as i32, (text_w.ceil() as i32 + 12, lines.len(), line_h), badge, sliders);
+        overlay::text_box(&mut self.canvas, &self.font, small, panel.x, panel.y, &lines[..kept]);
+        self.hud_area = (kept > 0).then_some(panel);
+        if let Some(secs) = hud.recording_seconds {
+            hud::rec_badge(&mut self.canvas, &self.font, small, badge_at, secs);
+        }
+        if self.help {
+            hud::help(&mut self.canvas, &self.font, small);
+        }
         self.pixels.resize((ww * wh) as usize, 0);
         for (dst, p) in self.pixels.iter_mut().zip(self.canvas.as_raw().chunks_exact(3)) {
             *dst = (p[0] as u32) << 16 | (p[1] as u32) << 8 | p[2] as u32;
