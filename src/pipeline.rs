@@ -97,22 +97,6 @@ pub fn load_detector(model: &ModelConfig) -> anyhow::Result<Detector> {
     Ok(d)
 }
 
-/// Nice value of the inference thread, and of the ONNX Runtime threads it starts (they inherit it), while
-/// the window shows every frame: drawing a frame takes the main thread a few milliseconds 30 times a second,
-/// and with inference keeping every core busy those slices came late (frames shown fell to 0.87x of those
-/// captured with two windows running on 2 cores). Inference then takes what the display leaves, on an idle
-/// machine nearly everything (nice only orders threads that want the same core).
-const INFERENCE_NICE: i32 = 5;
-
-/// Lowers the calling thread's priority (on Linux `setpriority` on the process id 0 sets the calling thread).
-fn yield_to_display() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority reads no memory of ours; a failure (not allowed) leaves the priority as it was.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, INFERENCE_NICE);
-    }
-}
-
 fn spawn<F>(name: &str, f: F) -> anyhow::Result<JoinHandle<anyhow::Result<()>>>
 where
     F: FnOnce() -> anyhow::Result<()> + Send + 'static,
@@ -140,13 +124,9 @@ impl Pipeline {
         let lossless = cfg.lossless;
         let settings = SettingsHandle::new(cfg.settings);
         let settings_inf = settings.clone();
-        let display_frames = cfg.display_frames;
         let (inference, info) = spawn_after_setup(
             "inference",
             move || {
-                if display_frames {
-                    yield_to_display();
-                }
                 let d = load_detector(&cfg.model)?;
                 let info = d.info.clone();
                 Ok((d, info))

@@ -65,22 +65,31 @@ def score(truth, shown):
 
 
 def start_xvfb():
-    """An Xvfb of our own on a free display (it picks the number), checked to accept clients."""
-    r, w = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(w,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(w)
-    number = os.read(r, 16).decode().strip()
-    os.close(r)
-    display = ":" + number
-    ok = number and subprocess.run(["xdpyinfo"], env=dict(os.environ, DISPLAY=display), capture_output=True)
-    if not ok or ok.returncode != 0:
-        sys.exit(f"Xvfb did not start on {display!r} (install it: make setup does)")
-    return xvfb, display
+    """An Xvfb of our own on a free display (it picks the number), checked to accept clients; a display number
+    another session takes at the same moment makes it try again."""
+    for _ in range(5):
+        r, w = os.pipe()
+        xvfb = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+            pass_fds=(w,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(w)
+        number = os.read(r, 16).decode().strip()
+        os.close(r)
+        display = ":" + number
+        for _ in range(30):
+            if not number or xvfb.poll() is not None:
+                break
+            probe = subprocess.run(["xdpyinfo"], env=dict(os.environ, DISPLAY=display), capture_output=True)
+            if probe.returncode == 0:
+                return xvfb, display
+            time.sleep(0.1)
+        xvfb.terminate()
+        xvfb.wait()
+        time.sleep(1)
+    sys.exit("Xvfb did not start (install it: make setup does)")
 
 
 def run(display, model, mode, record, seconds, workdir):
