@@ -20,6 +20,7 @@ pub mod record;
 pub mod runtime;
 pub mod source;
 pub mod step;
+pub mod tags;
 #[doc(hidden)]
 pub mod testing;
 pub mod track;

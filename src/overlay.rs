@@ -10,6 +10,7 @@ pub use crate::canvas::{
     class_colour, draw_tag, draw_text, fill_rect, font, shade, style_for, text_box, text_width, Mapping, PALETTE, TEXT,
 };
 use crate::detector::{labels, Detection};
+use crate::tags::{self, Rect};
 use crate::track;
 use crate::track::draw::{LineView, Trail};
 
@@ -37,11 +38,16 @@ impl Scene {
 /// Draws a scene into `img` (the frame itself, or the window canvas through `to_img`). Line and text sizes
 /// follow the size of `img`, so they read the same in a recording and on screen.
 pub fn draw_scene(img: &mut RgbImage, scene: &Scene, labels: &[String], to_img: Mapping) {
+    draw_scene_avoiding(img, scene, labels, to_img, &[]);
+}
+
+/// As `draw_scene`; tags also keep off `avoid` (the window's HUD and REC badge, in `img` pixels) when they can.
+pub fn draw_scene_avoiding(img: &mut RgbImage, scene: &Scene, labels: &[String], to_img: Mapping, avoid: &[Rect]) {
     let (thickness, scale) = style_for(img.width(), img.height());
     track::draw::draw_trails(img, &scene.trails, to_img, thickness);
     let dets: Vec<Detection> =
         scene.detections.iter().map(|d| Detection { bbox: to_img.apply(d.bbox), ..*d }).collect();
-    draw_detections_with_ids(img, &dets, &scene.ids, labels);
+    draw_boxes(img, &dets, &scene.ids, labels, avoid);
     if let Some(line) = &scene.line {
         track::draw::draw_counter(img, line, labels, to_img, &font(), scale, thickness);
     }
@@ -56,23 +62,49 @@ pub fn draw_detections(img: &mut RgbImage, dets: &[Detection], labels: &[String]
 /// As `draw_detections`, with `label #ID score` tags for detections that have a track ID (`ids[i]`
 /// belongs to `dets[i]`; missing entries mean no ID).
 pub fn draw_detections_with_ids(img: &mut RgbImage, dets: &[Detection], ids: &[Option<u64>], labels: &[String]) {
+    draw_boxes(img, dets, ids, labels, &[]);
+}
+
+/// The tag text of each detection and where each tag goes (`tags::place`, best first), in `img` pixels.
+pub fn tag_layout(
+    img: (u32, u32),
+    dets: &[Detection],
+    ids: &[Option<u64>],
+    labels: &[String],
+    avoid: &[Rect],
+) -> (Vec<String>, Vec<[i32; 4]>, Vec<Rect>) {
+    let font = font();
+    let (_, scale) = style_for(img.0, img.1);
+    let th = scale.y.ceil() as i32 + 4;
+    let texts: Vec<String> = dets
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match ids.get(i).copied().flatten() {
+            Some(id) => format!("{} #{id} {:.2}", labels::name(labels, d.class_id), d.score),
+            None => format!("{} {:.2}", labels::name(labels, d.class_id), d.score),
+        })
+        .collect();
+    let sizes: Vec<(i32, i32)> = texts.iter().map(|t| (text_width(&font, scale, t).ceil() as i32 + 6, th)).collect();
+    let boxes: Vec<[i32; 4]> = dets.iter().map(|d| d.bbox.map(|v| v.round() as i32)).collect();
+    let placed = tags::place(&boxes, &sizes, (img.0 as i32, img.1 as i32), avoid);
+    (texts, boxes, placed)
+}
+
+/// Boxes first, lowest score first, then their tags in the same order (the best on top), each where
+/// `tag_layout` put it: no box line crosses a tag, and tags cover neither each other nor `avoid` while a
+/// free place is near their box.
+fn draw_boxes(img: &mut RgbImage, dets: &[Detection], ids: &[Option<u64>], labels: &[String], avoid: &[Rect]) {
     if img.width() == 0 || img.height() == 0 {
         return;
     }
     let font = font();
     let (thickness, scale) = style_for(img.width(), img.height());
-    // Lowest score first, so the best box is drawn on top.
-    for (i, d) in dets.iter().enumerate().rev() {
-        let colour = class_colour(d.class_id);
-        let [x1, y1, x2, y2] = d.bbox.map(|v| v.round() as i32);
-        box_outline(img, [x1, y1, x2, y2], thickness, colour);
-        let text = match ids.get(i).copied().flatten() {
-            Some(id) => format!("{} #{id} {:.2}", labels::name(labels, d.class_id), d.score),
-            None => format!("{} {:.2}", labels::name(labels, d.class_id), d.score),
-        };
-        let th = scale.y.ceil() as i32 + 4;
-        let ty = if y1 - th >= 0 { y1 - th } else { y1 };
-        draw_tag(img, &font, scale, x1, ty, &text, colour);
+    let (texts, boxes, placed) = tag_layout(img.dimensions(), dets, ids, labels, avoid);
+    for (d, b) in dets.iter().zip(&boxes).rev() {
+        box_outline(img, *b, thickness, class_colour(d.class_id));
+    }
+    for ((d, text), t) in dets.iter().zip(&texts).zip(&placed).rev() {
+        draw_tag(img, &font, scale, t[0], t[1], text, class_colour(d.class_id));
     }
 }
 

@@ -88,8 +88,6 @@ pub struct WindowPresenter {
     frame_fit: Option<(Fit, u32, u32)>,
     /// One line, full or none (`D`).
     hud_mode: hud::HudMode,
-    /// Where the HUD panel was last drawn (window pixels).
-    hud_area: Option<hud::Area>,
 }
 
 impl WindowPresenter {
@@ -126,7 +124,6 @@ impl WindowPresenter {
             region_tool: RegionTool::Off,
             frame_fit: None,
             hud_mode: hud::HudMode::default(),
-            hud_area: None,
         })
     }
 
@@ -356,21 +353,12 @@ impl WindowPresenter {
             to_window = Some(Mapping { scale: f.scale, offset: (f.x as f32, f.y as f32) });
             self.frame_fit = Some((f, img.width(), img.height()));
         }
-        // Drawn after scaling, in window pixels, so lines stay crisp.
-        if let (Some(v), Some(m)) = (view, to_window) {
-            overlay::draw_scene(&mut self.canvas, &v.scene, &self.labels, m);
-            self.to_window = m;
-        }
-        tracking::draw(&mut self.canvas, &self.line_tool, self.to_window, &self.font, small);
-        self.draw_region(small);
-        // Sliders along the bottom edge, then the HUD and the REC badge laid out around them.
+        // Sliders along the bottom edge, the HUD and the REC badge laid out around them; tags keep off all three.
         let sw = (ww as f32 * 0.25).clamp(120.0, 400.0);
         let sh = (small.y + 6.0).round();
         let label_room = 110.0;
         self.conf.place(label_room, wh as f32 - 2.0 * sh - 24.0, sw, sh);
         self.iou.place(label_room, wh as f32 - sh - 10.0, sw, sh);
-        hud::slider(&mut self.canvas, &self.font, small, &self.conf);
-        hud::slider(&mut self.canvas, &self.font, small, &self.iou);
         let sliders = hud::Area {
             x: 0,
             y: self.conf.y as i32 - 4,
@@ -389,8 +377,23 @@ impl WindowPresenter {
         let badge = hud::rec_badge_size(&self.font, small);
         let (panel, kept, badge_at) =
             hud::layout(ww as i32, (text_w.ceil() as i32 + 12, lines.len(), line_h), badge, sliders);
+        let mut avoid = vec![[sliders.x, sliders.y, sliders.w, sliders.h]];
+        if kept > 0 {
+            avoid.push([panel.x, panel.y, panel.w, panel.h]);
+        }
+        if hud.recording_seconds.is_some() {
+            avoid.push([badge_at.x, badge_at.y, badge_at.w, badge_at.h]);
+        }
+        // Drawn after scaling, in window pixels, so lines stay crisp.
+        if let (Some(v), Some(m)) = (view, to_window) {
+            overlay::draw_scene_avoiding(&mut self.canvas, &v.scene, &self.labels, m, &avoid);
+            self.to_window = m;
+        }
+        tracking::draw(&mut self.canvas, &self.line_tool, self.to_window, &self.font, small);
+        self.draw_region(small);
+        hud::slider(&mut self.canvas, &self.font, small, &self.conf);
+        hud::slider(&mut self.canvas, &self.font, small, &self.iou);
         overlay::text_box(&mut self.canvas, &self.font, small, panel.x, panel.y, &lines[..kept]);
-        self.hud_area = (kept > 0).then_some(panel);
         if let Some(secs) = hud.recording_seconds {
             hud::rec_badge(&mut self.canvas, &self.font, small, badge_at, secs);
         }
