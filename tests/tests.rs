@@ -27,6 +27,8 @@ mod preprocess;
 mod properties;
 /// Soak: memory flat and queues bounded over a long recorded run (SOAK_SECONDS, default 60).
 mod soak;
+/// Tag placement on the photos and the demo: overlapping pairs before and after.
+mod tags;
 /// Small objects: tiled inference and its merge on mosaics of the bundled photos.
 mod tiles;
 /// Tracking and the counting line on a synthetic clip made from the bundled photos.
