@@ -23,7 +23,7 @@ APT_PACKAGES := libclang-dev nasm python3-venv python3-pip pkg-config libx11-6 l
                 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
 
 .PHONY: setup setup-apt setup-venv setup-models-default build docs install install-files uninstall run test lint \
-        detect-photos bench soak gpu-check clean
+        bench-display detect-photos bench soak gpu-check clean
 setup: setup-apt setup-venv setup-models-default build
 
 # Installs only what is missing, and says what it installs.
@@ -97,6 +97,11 @@ test: setup
 lint:
 	cargo fmt --check
 	cargo clippy --release --all-targets -- -D warnings
+	python3 tests/module_cycles.py src
+
+# Window display modes (every frame vs processed, recording off/on) interleaved under Xvfb: rates and box IoU.
+bench-display: setup
+	$(PY) tests/display_modes.py $(ARGS)
 
 # FP32 vs INT8 of the default model, interleaved on the demo clip (`nasview bench --help`).
 bench: setup

@@ -13,6 +13,14 @@ pub struct NewestSender<T> {
     drain: Receiver<T>,
     consumer: Weak<()>,
     dropped: Arc<AtomicU64>,
+    /// A second, newest-wins consumer that gets a copy of every item first (the display gets every captured
+    /// frame while inference takes the newest). It never holds the sender up; its going away ends nothing.
+    tap: Option<Tap<T>>,
+}
+
+struct Tap<T> {
+    tx: Box<NewestSender<T>>,
+    copy: fn(&T) -> T,
 }
 
 /// Consumer side; dropping it ends the producer's loop (shutdown by disconnection).
@@ -24,7 +32,8 @@ pub struct NewestReceiver<T> {
 pub fn newest<T>() -> (NewestSender<T>, NewestReceiver<T>) {
     let (tx, rx) = bounded(1);
     let alive = Arc::new(());
-    let sender = NewestSender { tx, drain: rx.clone(), consumer: Arc::downgrade(&alive), dropped: Arc::default() };
+    let sender =
+        NewestSender { tx, drain: rx.clone(), consumer: Arc::downgrade(&alive), dropped: Arc::default(), tap: None };
     (sender, NewestReceiver { rx, _alive: alive })
 }
 
@@ -33,8 +42,24 @@ impl<T> NewestSender<T> {
         self.consumer.strong_count() == 0
     }
 
+    /// Also gives a copy of each item to `tap` (before this sender's own consumer gets it).
+    pub fn with_tap(mut self, tap: NewestSender<T>) -> NewestSender<T>
+    where
+        T: Clone,
+    {
+        self.tap = Some(Tap { tx: Box::new(tap), copy: T::clone });
+        self
+    }
+
+    fn feed_tap(&self, item: &T) {
+        if let Some(tap) = self.tap.as_ref().filter(|t| !t.tx.consumer_gone()) {
+            tap.tx.send((tap.copy)(item));
+        }
+    }
+
     /// Sends without waiting; a stale item still in the channel is replaced. False once the consumer is gone.
     pub fn send(&self, mut item: T) -> bool {
+        self.feed_tap(&item);
         while !self.consumer_gone() {
             match self.tx.try_send(item) {
                 Ok(()) => return true,
@@ -52,6 +77,7 @@ impl<T> NewestSender<T> {
 
     /// Waits for room instead of dropping (every frame of a file matters in headless mode).
     pub fn send_lossless(&self, mut item: T) -> bool {
+        self.feed_tap(&item);
         while !self.consumer_gone() {
             match self.tx.send_timeout(item, Duration::from_millis(50)) {
                 Ok(()) => return true,
@@ -114,6 +140,21 @@ mod tests {
         drop(rx);
         assert!(!tx.send(2));
         assert!(!tx.send_lossless(3));
+    }
+
+    #[test]
+    fn a_tap_sees_every_item_first_and_its_end_stops_nothing() {
+        let (tap_tx, tap_rx) = newest();
+        let (tx, rx) = newest();
+        let tx = tx.with_tap(tap_tx);
+        assert!(tx.send(1));
+        assert_eq!(tap_rx.try_recv(), Ok(1), "the tap got it");
+        assert!(tx.send(2));
+        // The main consumer still holds only the newest; the tap too, independently.
+        assert_eq!((rx.try_recv(), tap_rx.try_recv()), (Ok(2), Ok(2)));
+        drop(tap_rx);
+        assert!(tx.send(3), "the tap going away does not end the sender");
+        assert_eq!(rx.try_recv(), Ok(3));
     }
 
     #[test]

@@ -172,4 +172,30 @@ pub struct LiveArgs {
     /// No tracking: no track IDs, trails or line counts (T turns it on in the window)
     #[arg(long)]
     pub no_track: bool,
+    /// What the window shows: `every` captured frame, with the newest boxes moved to it by the tracker, or
+    /// only the `processed` frames, with exactly the boxes found on each (the recording holds the same)
+    #[arg(long, default_value = "every", value_name = "every|processed")]
+    pub display: DisplayMode,
+}
+
+/// Which frames the window shows (`--display`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DisplayMode {
+    /// Every captured frame (newest wins), with the newest result's boxes moved to its capture time.
+    #[default]
+    Every,
+    /// Only the frames that went through inference, with exactly the boxes computed on them.
+    Processed,
+}
+
+impl std::str::FromStr for DisplayMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "every" => Ok(DisplayMode::Every),
+            "processed" => Ok(DisplayMode::Processed),
+            _ => Err(format!("--display {s}: give `every` (each captured frame) or `processed`")),
+        }
+    }
 }

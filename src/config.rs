@@ -80,6 +80,8 @@ pub struct LiveConfig {
     pub track: bool,
     /// `--line`: the counting line.
     pub line: Option<LineSpec>,
+    /// `--display`: every captured frame in the window, or the processed ones (headless: always processed).
+    pub display: crate::cli::DisplayMode,
 }
 
 #[derive(Debug)]
@@ -375,6 +377,7 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         fps_hint,
         track: !live.no_track,
         line,
+        display: live.display,
     })
 }
 

@@ -5,6 +5,7 @@
 //! PNG frames, JSON lines) and a presenter (`ui` window or headless). `cli` and `config` turn the command
 //! line into one validated `Config`; `messages` is the one path for what the user is told.
 
+pub mod canvas;
 pub mod channel;
 pub mod cli;
 pub mod commands;
@@ -20,6 +21,8 @@ pub mod progress;
 pub mod record;
 pub mod runtime;
 pub mod source;
+pub mod step;
+pub mod tags;
 #[doc(hidden)]
 pub mod testing;
 pub mod track;

@@ -1,7 +1,8 @@
 //! Where each new processed frame goes (main thread): the MP4 recording (toggled by R), PNG frames, JSON lines
-//! and snapshots. Each output is a small type fed by `Outputs::on_frame`; a failure is said once, as it
+//! and snapshots. Each output is a small type fed by `Outputs::on_shown` and `on_result`; a failure is said once, as it
 //! happens, and counted so the run ends with exit code 1.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use crate::messages;
 use crate::overlay::{self, Mapping};
 use crate::record::naming::{numbered_path, RecordTarget};
 use crate::record::Recorder;
-use crate::track::live::JsonCounts;
+use crate::track::draw::LineView;
 use crate::view::FrameView;
 
 /// One detection as printed by `detect --json` and headless mode.
@@ -52,6 +53,28 @@ pub fn to_json_with_ids(dets: &[Detection], ids: &[Option<u64>], names: &[String
         d.track_id = *id;
     }
     out
+}
+
+/// `counts` in headless JSON: `{"line": [x1, y1, x2, y2], "in": {"dog": 1}, "out": {"cat": 1}}`.
+#[derive(Serialize, Debug, PartialEq)]
+pub struct JsonCounts {
+    pub line: [f32; 4],
+    #[serde(rename = "in")]
+    pub counts_in: BTreeMap<String, u64>,
+    #[serde(rename = "out")]
+    pub counts_out: BTreeMap<String, u64>,
+}
+
+impl JsonCounts {
+    pub fn of(v: &LineView, names: &[String]) -> JsonCounts {
+        let by_name = |m: &BTreeMap<usize, u64>| m.iter().map(|(k, n)| (labels::name(names, *k), *n)).collect();
+        let round = |c: f32| (c * 100.0).round() / 100.0;
+        JsonCounts {
+            line: [v.line.a[0], v.line.a[1], v.line.b[0], v.line.b[1]].map(round),
+            counts_in: by_name(&v.counts_in),
+            counts_out: by_name(&v.counts_out),
+        }
+    }
 }
 
 /// Milliseconds rounded to 0.1.
@@ -130,7 +153,7 @@ impl Outputs {
 
     /// The frame as recorded: full resolution, its scene (HUD only with --record-hud).
     fn annotate(&self, v: &FrameView, hud: bool) -> RgbImage {
-        let mut img = (*v.processed.frame.image).clone();
+        let mut img = (*v.frame.image).clone();
         overlay::draw_scene(&mut img, &v.scene, &self.labels, Mapping::IDENTITY);
         if hud {
             let (_, scale) = overlay::style_for(img.width(), img.height());
@@ -144,17 +167,22 @@ impl Outputs {
         img
     }
 
-    /// Each new processed frame, in order: recording, PNG frame, JSON line. An error only when stdout is gone.
-    pub fn on_frame(&mut self, v: &FrameView) -> std::io::Result<()> {
+    /// Each frame shown, in order (every captured frame, or the processed ones): recording and PNG frame,
+    /// at the frame's own time, annotated as shown.
+    pub fn on_shown(&mut self, v: &FrameView) {
         // `--record` starts with the first frame, whose size the recording takes.
         if std::mem::take(&mut self.record_at_start) {
             self.toggle_recording(v);
         }
         if self.take.is_some() || self.save_frames {
             let img = Arc::new(self.annotate(v, self.cfg.record_hud));
-            self.record(&img, v.processed.frame.time);
-            self.save_frame(&img, v.processed.frame.seq, v.processed.frame.time);
+            self.record(&img, v.frame.time);
+            self.save_frame(&img, v.frame.seq, v.frame.time);
         }
+    }
+
+    /// Each new processed frame, in order: its JSON line (headless). An error only when stdout is gone.
+    pub fn on_result(&mut self, v: &FrameView) -> std::io::Result<()> {
         if self.cfg.json {
             self.json_line(v)?;
         }
@@ -188,13 +216,12 @@ impl Outputs {
     }
 
     fn json_line(&self, v: &FrameView) -> std::io::Result<()> {
-        let p = &v.processed;
         let line = FrameLine {
-            frame: p.frame.seq,
-            time_ms: ms(p.frame.time),
+            frame: v.frame.seq,
+            time_ms: ms(v.frame.time),
             latency_ms: ms(v.latency),
-            width: p.frame.image.width(),
-            height: p.frame.image.height(),
+            width: v.frame.image.width(),
+            height: v.frame.image.height(),
             detections: to_json_with_ids(&v.scene.detections, &v.scene.ids, &self.labels),
             counts: v.scene.line.as_ref().map(|l| JsonCounts::of(l, &self.labels)),
         };
@@ -210,7 +237,7 @@ impl Outputs {
             return;
         }
         let path = RecordTarget::take_path(self.cfg.record.as_ref(), self.takes, self.cfg.overwrite);
-        let (w, h) = v.processed.frame.image.dimensions();
+        let (w, h) = v.frame.image.dimensions();
         match Recorder::start(&path, w, h, self.cfg.fps_hint) {
             Ok(recorder) => {
                 messages::note(&format!("recording to {}", path.display()));

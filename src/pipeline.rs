@@ -73,10 +73,14 @@ pub struct PipelineConfig {
     pub settings: InferenceSettings,
     /// Every frame is processed (files in headless mode) instead of the newest only.
     pub lossless: bool,
+    /// Every captured frame also goes to the display (`Pipeline::frames`, newest wins), not only the processed.
+    pub display_frames: bool,
 }
 
 pub struct Pipeline {
     pub results: NewestReceiver<Processed>,
+    /// Every captured frame, newest wins, when the display shows them all (`--display every`).
+    pub frames: Option<NewestReceiver<Frame>>,
     pub stats: Arc<Stats>,
     pub info: ModelInfo,
     pub source_desc: String,
@@ -104,6 +108,12 @@ impl Pipeline {
     /// Starts inference first (the model must load before frames flow), then capture.
     pub fn start(source: Spec, cfg: PipelineConfig) -> anyhow::Result<Pipeline> {
         let (frame_tx, frame_rx) = newest::<Frame>();
+        let (frame_tx, frames) = if cfg.display_frames {
+            let (display_tx, display_rx) = newest::<Frame>();
+            (frame_tx.with_tap(display_tx), Some(display_rx))
+        } else {
+            (frame_tx, None)
+        };
         let (result_tx, results) = newest::<Processed>();
         let stats = Arc::new(Stats {
             capture_dropped: frame_tx.dropped(),
@@ -138,15 +148,20 @@ impl Pipeline {
             },
         )?;
         let threads = vec![capture, inference];
-        Ok(Pipeline { results, stats, info, source_desc, settings, threads })
+        Ok(Pipeline { results, frames, stats, info, source_desc, settings, threads })
     }
 
     /// A pipeline without threads, fed through `results` by the test: the consumer loop tested on its own.
     #[cfg(test)]
-    pub(crate) fn without_threads(results: NewestReceiver<Processed>, info: ModelInfo) -> Pipeline {
+    pub(crate) fn without_threads(
+        results: NewestReceiver<Processed>,
+        frames: Option<NewestReceiver<Frame>>,
+        info: ModelInfo,
+    ) -> Pipeline {
         let settings = SettingsHandle::new(InferenceSettings { floor: 0.05, passes: Default::default() });
         Pipeline {
             results,
+            frames,
             stats: Arc::default(),
             info,
             source_desc: "test frames".into(),
@@ -159,6 +174,7 @@ impl Pipeline {
     /// is left behind rather than hanging the exit. Returns the first thread error.
     pub fn join(self, grace: Duration) -> anyhow::Result<()> {
         drop(self.results);
+        drop(self.frames);
         let deadline = Instant::now() + grace;
         let mut first_err = None;
         for t in self.threads {

@@ -23,6 +23,7 @@ fn fast_source_slow_inference_keeps_only_the_newest_frame() {
         model,
         settings: InferenceSettings { floor: 0.05, passes: Default::default() },
         lossless: false,
+        display_frames: false,
     };
     let pipeline = Pipeline::start(spec, cfg).unwrap();
     let mut last_seq = None;

@@ -19,6 +19,8 @@ mod faults;
 mod hostile;
 /// Shell completions, man pages and `make install`.
 mod install;
+/// Imports run one way: the cycle check of `make lint` passes on src/ and fails on a cycle made on purpose.
+mod layers;
 /// Issue 19's hostile round: special files, colliding copies, stdout closed early, phone photos, misplaced options,
 /// odd geometry, signals, progress.
 mod nothing_lost;
@@ -32,6 +34,8 @@ mod properties;
 mod soak;
 /// Network cameras on the loopback (RTSP, HTTP MJPEG, HLS, files over HTTP) and the screen under Xvfb.
 mod streams;
+/// Tag placement on the photos and the demo: overlapping pairs before and after.
+mod tags;
 /// Small objects: tiled inference and its merge on mosaics of the bundled photos.
 mod tiles;
 /// Tracking and the counting line on a synthetic clip made from the bundled photos.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::cli::DisplayMode;
 use crate::config::{LiveConfig, ModelConfig, CONF_FLOOR};
 use crate::consumer::headless::Headless;
 use crate::consumer::{Consumer, Presenter};
@@ -51,7 +52,10 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     let lossless = cfg.headless && cfg.source.every_frame_matters();
     let settings = InferenceSettings { floor, passes: cfg.model.passes };
     let model = ModelConfig { load: cfg.model.load.spinning_or(SPIN, SPIN), ..cfg.model };
-    let pipeline = Pipeline::start(cfg.source, PipelineConfig { model, settings: settings.clone(), lossless })?;
+    // Headless, the JSON lines are the output: one per processed frame, whatever --display says.
+    let display_frames = !cfg.headless && cfg.display == DisplayMode::Every;
+    let pipeline =
+        Pipeline::start(cfg.source, PipelineConfig { model, settings: settings.clone(), lossless, display_frames })?;
     messages::note(&pipeline.info.summary());
     messages::note(&format!("source {}", pipeline.source_desc));
     let mut presenter: Box<dyn Presenter> = if cfg.headless {

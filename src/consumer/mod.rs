@@ -22,6 +22,7 @@ pub mod headless;
 pub mod stats;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -34,7 +35,7 @@ use crate::messages;
 use crate::outputs::Outputs;
 use crate::overlay::Scene;
 use crate::pipeline::{InferenceSettings, Pipeline, Processed};
-use crate::track::live::TrackAction;
+pub use crate::step::{FrameStep, TrackAction};
 pub use crate::view::FrameView;
 
 /// A source that gives nothing new for this long is reported as stalled.
@@ -68,22 +69,6 @@ pub trait Presenter {
     fn refresh(&mut self, view: Option<&FrameView>, hud: &HudStats, changed: bool) -> anyhow::Result<Vec<Action>>;
 }
 
-/// A step run on each new frame after selection (see the module note).
-pub trait FrameStep {
-    /// Once per new processed frame, in frame order, never while paused; `t` are the thresholds its
-    /// scene was selected at.
-    fn new_frame(&mut self, processed: &Processed, t: &Thresholds, scene: &mut Scene);
-    /// The frame shown was selected again (thresholds changed, maybe while paused, or a step's
-    /// settings changed): not a new frame.
-    fn reselected(&mut self, _processed: &Processed, _t: &Thresholds, _scene: &mut Scene) {}
-    /// An action of the user meant for steps (`Action::Track`); the frame shown is selected again after.
-    fn on_action(&mut self, _action: &Action) {}
-    /// Lines for the HUD.
-    fn hud_lines(&self) -> Vec<String> {
-        Vec::new()
-    }
-}
-
 /// Why the loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
@@ -103,9 +88,13 @@ pub struct Consumer<'a> {
     thresholds: Thresholds,
     max_frames: Option<u64>,
     stop: &'a AtomicBool,
-    /// New frames received so far.
+    /// The newest result and its scene at the current thresholds (steps included, not moved).
+    result: Option<(Arc<Processed>, Scene)>,
+    /// New processed frames received so far (what `max_frames` counts).
     pub frames: u64,
-    /// Capture -> display latency of each new frame (ms, the first 65536), for the closing summary.
+    /// Frames shown (and fed to the recording): every captured frame the display got, or the processed ones.
+    pub shown: u64,
+    /// Capture -> display latency of each frame shown (ms, the first 65536), for the closing summary.
     latencies_ms: Vec<f32>,
     started: Instant,
 }
@@ -126,23 +115,33 @@ impl<'a> Consumer<'a> {
             thresholds,
             max_frames,
             stop,
+            result: None,
             frames: 0,
+            shown: 0,
             latencies_ms,
             started,
         }
     }
 
-    /// The closing line: new frames shown per second and their capture -> display latency (median, p95),
-    /// the figures the live viewer's spinning choice was measured with.
+    /// Whether every captured frame is shown (the pipeline sends them), or only the processed ones.
+    fn every(&self) -> bool {
+        self.pipeline.frames.is_some()
+    }
+
+    /// The closing line: frames shown and results per second and the capture -> display latency (median,
+    /// p95), the figures the display modes and the live viewer's spinning choice are measured with.
     pub fn summary(&self) -> String {
-        let secs = self.started.elapsed().as_secs_f64();
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
         let mut l = self.latencies_ms.clone();
         l.sort_by(f32::total_cmp);
         let at = |q: f64| l.get(((l.len() as f64 * q) as usize).min(l.len().saturating_sub(1))).copied();
         format!(
-            "{} frames shown in {secs:.1} s ({:.1}/s), capture -> display latency median {:.0} ms, p95 {:.0} ms",
+            "{} frames shown in {secs:.1} s ({:.1}/s), {} results ({:.1}/s), capture -> display latency median {:.0} \
+             ms, p95 {:.0} ms",
+            self.shown,
+            self.shown as f64 / secs,
             self.frames,
-            self.frames as f64 / secs.max(1e-9),
+            self.frames as f64 / secs,
             at(0.5).unwrap_or(0.0),
             at(0.95).unwrap_or(0.0)
         )
@@ -152,28 +151,93 @@ impl<'a> Consumer<'a> {
         self.steps.push(step);
     }
 
-    /// A new processed frame: select, run the steps, in frame order.
-    fn new_frame(&mut self, processed: Processed, now: Instant) -> FrameView {
+    /// A new processed frame: select, run the steps, in frame order. Returns the view of the processed
+    /// frame itself (its latency: capture -> result).
+    fn new_result(&mut self, processed: Processed, now: Instant) -> FrameView {
         let mut scene = Scene::new(processed.candidates.select(&self.thresholds));
         for step in &mut self.steps {
             step.new_frame(&processed, &self.thresholds, &mut scene);
         }
+        let processed = Arc::new(processed);
+        self.result = Some((Arc::clone(&processed), scene.clone()));
         let latency = now.saturating_duration_since(processed.frame.captured_at);
-        if self.latencies_ms.len() < 1 << 16 {
-            self.latencies_ms.push(latency.as_secs_f32() * 1e3);
-        }
-        let view = FrameView { processed, scene, thresholds: self.thresholds.clone(), latency };
-        log_view(&view, false);
+        let view = FrameView {
+            frame: processed.frame.clone(),
+            processed,
+            scene,
+            thresholds: self.thresholds.clone(),
+            latency,
+        };
         log_passes(&view);
         view
+    }
+
+    /// The newest result's scene moved to a frame at source time `time` (the result's own frame: as found).
+    fn scene_at(&self, time: Duration) -> Option<(Arc<Processed>, Scene)> {
+        let (p, scene) = self.result.as_ref()?;
+        let mut scene = scene.clone();
+        if time > p.frame.time {
+            for step in &self.steps {
+                step.moved(time, &mut scene);
+            }
+        }
+        Some((Arc::clone(p), scene))
+    }
+
+    /// `view` goes up: counted, fed to the recording and PNG frames, logged. An error only when stdout is gone.
+    fn show(&mut self, view: FrameView, current: &mut Option<FrameView>, rates: &mut Rates) {
+        rates.on_shown(Instant::now());
+        if self.latencies_ms.len() < 1 << 16 {
+            self.latencies_ms.push(view.latency.as_secs_f32() * 1e3);
+        }
+        self.shown += 1;
+        self.outputs.on_shown(&view);
+        log_view(&view, false);
+        self.log_boxes(&view);
+        *current = Some(view);
+    }
+
+    /// Each frame shown with its boxes as drawn and as found (not moved), and how many frames had been
+    /// captured then, for `NASVIEW_LOG=nasview::shown=debug`: `tests/display_modes.py` scores the boxes
+    /// against detections on every frame.
+    fn log_boxes(&self, v: &FrameView) {
+        if !tracing::enabled!(target: "nasview::shown", tracing::Level::DEBUG) {
+            return;
+        }
+        let list = |dets: &[crate::detector::Detection]| {
+            let b: Vec<String> = dets
+                .iter()
+                .map(|d| format!("{}:{:.1}:{:.1}:{:.1}:{:.1}", d.class_id, d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]))
+                .collect();
+            if b.is_empty() {
+                "-".to_string()
+            } else {
+                b.join(";")
+            }
+        };
+        let found = self.result.as_ref().map_or("-".into(), |(_, s)| list(&s.detections));
+        tracing::debug!(
+            target: "nasview::shown",
+            "shown frame={} result={} captured={} boxes={} found={}",
+            v.frame.seq,
+            v.processed.frame.seq,
+            self.pipeline.stats.captured.load(Ordering::Relaxed),
+            list(&v.scene.detections),
+            found
+        );
     }
 
     /// The frame shown, selected again at the current thresholds (not a new frame).
     fn reselect(&mut self, view: &mut FrameView, paused: bool) {
         view.thresholds = self.thresholds.clone();
-        view.scene = Scene::new(view.processed.candidates.select(&view.thresholds));
-        for step in &mut self.steps {
-            step.reselected(&view.processed, &view.thresholds, &mut view.scene);
+        if let Some((p, scene)) = &mut self.result {
+            *scene = Scene::new(p.candidates.select(&view.thresholds));
+            for step in &mut self.steps {
+                step.reselected(p, &view.thresholds, scene);
+            }
+        }
+        if let Some((p, scene)) = self.scene_at(view.frame.time) {
+            (view.processed, view.scene) = (p, scene);
         }
         log_view(view, paused);
     }
@@ -188,20 +252,33 @@ impl<'a> Consumer<'a> {
         let mut last_new = started;
         let mut stall_said = false;
         let mut rates = Rates::default();
+        let every = self.every();
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(Ending::Signal);
             }
             let mut changed = false;
             if !paused && !ended {
-                match self.pipeline.results.recv_timeout(presenter.wait()) {
+                // Showing every frame, the loop does not wait on results: captured frames come in between.
+                let wait = if every { Duration::ZERO } else { presenter.wait() };
+                match self.pipeline.results.recv_timeout(wait) {
                     Ok(p) => {
                         let now = Instant::now();
                         rates.on_result(now);
-                        let view = self.new_frame(p, now);
-                        self.outputs.on_frame(&view)?;
-                        current = Some(view);
                         self.frames += 1;
+                        let view = self.new_result(p, now);
+                        self.outputs.on_result(&view)?;
+                        match &mut current {
+                            // Showing every frame, the frame on screen is usually newer than the result: it
+                            // keeps its place and gets the new boxes, moved to its time.
+                            Some(c) if every && c.frame.seq >= view.frame.seq => {
+                                if let Some((p, scene)) = self.scene_at(c.frame.time) {
+                                    (c.processed, c.scene) = (p, scene);
+                                }
+                                log_view(c, false);
+                            }
+                            _ => self.show(view, &mut current, &mut rates),
+                        }
                         (changed, last_new, stall_said) = (true, now, false);
                     }
                     Err(RecvTimeoutError::Disconnected) => {
@@ -219,9 +296,21 @@ impl<'a> Consumer<'a> {
                             return Ok(Ending::SourceEnded);
                         }
                     }
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.check_waiting(started, last_new, &mut stall_said)?;
+                    Err(RecvTimeoutError::Timeout) => {}
+                }
+                // The newest captured frame, once there is a result to draw on it.
+                let frame = self.pipeline.frames.as_ref().and_then(|f| f.try_recv().ok());
+                if let Some(frame) = frame.filter(|f| !ended && current.as_ref().is_none_or(|c| f.seq > c.frame.seq)) {
+                    let now = Instant::now();
+                    if let Some((processed, scene)) = self.scene_at(frame.time) {
+                        let latency = now.saturating_duration_since(frame.captured_at);
+                        let view = FrameView { frame, processed, scene, thresholds: self.thresholds.clone(), latency };
+                        self.show(view, &mut current, &mut rates);
+                        (changed, last_new, stall_said) = (true, now, false);
                     }
+                }
+                if !changed && !ended {
+                    self.check_waiting(started, last_new, &mut stall_said)?;
                 }
             }
             // Inference still on a frame the source gave is not the source stalling.
@@ -257,9 +346,9 @@ impl<'a> Consumer<'a> {
                         }
                     }
                     Action::SetInference(s) => self.pipeline.settings.set(s),
-                    Action::Track(_) => {
+                    Action::Track(a) => {
                         for step in &mut self.steps {
-                            step.on_action(&action);
+                            step.on_action(&a);
                         }
                         if let Some(v) = &mut current {
                             self.reselect(v, paused);
@@ -356,13 +445,20 @@ impl<'a> Consumer<'a> {
         warnings.extend(self.outputs.message().map(str::to_string));
         HudStats {
             capture_fps: rates.capture_fps,
+            display_fps: rates.display_fps,
             inference_fps: rates.inference_fps,
             dropped: stats.capture_dropped.load(Ordering::Relaxed) + stats.result_dropped.load(Ordering::Relaxed),
             stages: view.map(|v| v.processed.times),
-            decode: view.and_then(|v| v.processed.frame.decode),
+            decode: view.and_then(|v| v.frame.decode),
             latency: None,
+            box_age: view.map(FrameView::box_age),
             objects: view.map_or(0, |v| v.scene.detections.len()),
             model: format!("{} {} on {}", info.file_name, info.precision.as_str(), info.placement.label()),
+            model_short: format!(
+                "{} {}",
+                info.file_name.strip_suffix(".onnx").unwrap_or(&info.file_name),
+                info.precision.as_str()
+            ),
             source: self.pipeline.source_desc.clone(),
             conf: self.thresholds.conf,
             iou: self.thresholds.iou,
@@ -413,11 +509,14 @@ fn log_passes(v: &FrameView) {
     tracing::info!("passes frame={} passes={} region={region:?} inside={inside}", p.frame.seq, p.candidates.passes);
 }
 
-/// What is on screen, for NASVIEW_LOG=info (the window test reads these lines).
+/// What is on screen, for NASVIEW_LOG=info (the window test reads these lines): the frame shown, the
+/// processed frame its boxes come from, and how much older that one is.
 fn log_view(v: &FrameView, paused: bool) {
     tracing::info!(
-        "view frame={} conf={:.2} iou={:.2} objects={}{}",
+        "view frame={} result={} age_ms={} conf={:.2} iou={:.2} objects={}{}",
+        v.frame.seq,
         v.processed.frame.seq,
+        v.box_age().as_millis(),
         v.thresholds.conf,
         v.thresholds.iou,
         v.scene.detections.len(),
@@ -458,17 +557,22 @@ mod tests {
         }
     }
 
+    /// Captured frame `seq`, at 200 ms per frame.
+    fn frame(seq: u64) -> Frame {
+        Frame {
+            seq,
+            image: Arc::new(image::RgbImage::new(64, 48)),
+            captured_at: Instant::now(),
+            time: Duration::from_millis(200 * seq),
+            decode: None,
+        }
+    }
+
     /// Frame `seq` with two candidates, scores 0.9 and 0.22, far apart.
     fn processed(seq: u64) -> Processed {
         let det = |score, x| Detection { class_id: 0, score, bbox: [x, 10.0, x + 20.0, 30.0] };
         Processed {
-            frame: Frame {
-                seq,
-                image: Arc::new(image::RgbImage::new(64, 48)),
-                captured_at: Instant::now(),
-                time: Duration::from_millis(200 * seq),
-                decode: None,
-            },
+            frame: frame(seq),
             candidates: Candidates {
                 dets: vec![det(0.9, 0.0), det(0.22, 40.0)],
                 frame_w: 64,
@@ -519,7 +623,7 @@ mod tests {
         }
 
         fn refresh(&mut self, v: Option<&FrameView>, _: &HudStats, _: bool) -> anyhow::Result<Vec<Action>> {
-            self.shown.push(v.map(|v| v.processed.frame.seq));
+            self.shown.push(v.map(|v| v.frame.seq));
             Ok(if self.turns.is_empty() { vec![Action::Quit] } else { self.turns.remove(0) })
         }
     }
@@ -527,7 +631,7 @@ mod tests {
     #[test]
     fn steps_run_once_per_new_frame_in_order_and_not_on_a_paused_reselection() {
         let (tx, rx) = newest();
-        let pipeline = Pipeline::without_threads(rx, info());
+        let pipeline = Pipeline::without_threads(rx, None, info());
         let mut outputs = Outputs::new(OutputConfig::default(), vec!["person".into()]);
         let stop = AtomicBool::new(false);
         let seen = Rc::new(RefCell::new(Seen::default()));
@@ -558,5 +662,72 @@ mod tests {
         assert_eq!(seen.reselected, [(0, 1), (0, 2), (0, 2)], "pause, slider, resume: the same frame");
         assert_eq!(presenter.shown.first(), Some(&Some(0)));
         assert_eq!(presenter.shown.last(), Some(&Some(1)));
+    }
+
+    /// Moves every box 1 px right per 100 ms after the result it came from.
+    struct Drift(Duration);
+
+    impl FrameStep for Drift {
+        fn new_frame(&mut self, p: &Processed, _: &Thresholds, _: &mut Scene) {
+            self.0 = p.frame.time;
+        }
+
+        fn moved(&self, time: Duration, scene: &mut Scene) {
+            let dx = (time - self.0).as_millis() as f32 / 100.0;
+            scene.detections.iter_mut().for_each(|d| (d.bbox[0], d.bbox[2]) = (d.bbox[0] + dx, d.bbox[2] + dx));
+        }
+    }
+
+    /// Feeds captured frames and results between refreshes, and notes (frame shown, its result, left edge).
+    struct Feed {
+        frames: crate::channel::NewestSender<Frame>,
+        results: crate::channel::NewestSender<Processed>,
+        turn: usize,
+        seen: Vec<(u64, u64, f32)>,
+    }
+
+    impl Presenter for Feed {
+        fn wait(&self) -> Duration {
+            Duration::ZERO
+        }
+
+        fn keeps_last_frame(&self) -> bool {
+            true
+        }
+
+        fn refresh(&mut self, v: Option<&FrameView>, _: &HudStats, changed: bool) -> anyhow::Result<Vec<Action>> {
+            if let Some(v) = v.filter(|_| changed) {
+                self.seen.push((v.frame.seq, v.processed.frame.seq, v.scene.detections[0].bbox[0]));
+            }
+            self.turn += 1;
+            match self.turn {
+                1 => assert!(self.frames.send(frame(1))),
+                2 => assert!(self.frames.send(frame(2))),
+                // A result for frame 1 comes after frame 2 went up: frame 2 stays, with the newer boxes.
+                3 => assert!(self.results.send(processed(1))),
+                _ => return Ok(vec![Action::Quit]),
+            }
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn every_frame_is_shown_with_the_newest_boxes_moved_to_it() {
+        let (tx, rx) = newest();
+        let (ftx, frx) = newest();
+        let pipeline = Pipeline::without_threads(rx, Some(frx), info());
+        let mut outputs = Outputs::new(OutputConfig::default(), vec!["person".into()]);
+        let stop = AtomicBool::new(false);
+        let mut consumer = Consumer::new(&pipeline, &mut outputs, Thresholds { conf: 0.25, iou: 0.7 }, None, &stop);
+        consumer.add_step(Box::new(Drift(Duration::ZERO)));
+        // A frame captured before any result is not shown: nothing to draw on it yet.
+        assert!(ftx.send(frame(0)));
+        assert!(tx.send(processed(0)));
+        let mut feed = Feed { frames: ftx, results: tx, turn: 0, seen: Vec::new() };
+        assert_eq!(consumer.run(&mut feed).unwrap(), Ending::Quit);
+        // Result 0 on its own frame as found; frames 1 and 2 (200 and 400 ms on) with its box moved 2 and
+        // 4 px; then result 1 (at 200 ms) on frame 2: moved 2 px.
+        assert_eq!(feed.seen, [(0, 0, 0.0), (1, 0, 2.0), (2, 0, 4.0), (2, 1, 2.0)]);
+        assert_eq!((consumer.shown, consumer.frames), (3, 2), "three frames shown, two results");
     }
 }

@@ -16,6 +16,8 @@ pub enum Tone {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HudStats {
     pub capture_fps: f32,
+    /// Frames shown per second.
+    pub display_fps: f32,
     pub inference_fps: f32,
     /// Frames dropped before inference plus results dropped before display.
     pub dropped: u64,
@@ -25,9 +27,13 @@ pub struct HudStats {
     pub decode: Option<Duration>,
     /// Capture -> display of the frame shown (set by the presenter that displays it).
     pub latency: Option<Duration>,
+    /// How much older the frame the boxes were found in is than the frame shown.
+    pub box_age: Option<Duration>,
     pub objects: usize,
     /// `yolov12n_int8.onnx INT8 on CPU`.
     pub model: String,
+    /// The same, short, for the one-line HUD: `yolov12n_int8 INT8`.
+    pub model_short: String,
     /// What the source is (`demo clip 960x540 @ 30 fps`).
     pub source: String,
     pub conf: f32,
@@ -61,15 +67,19 @@ fn ms(d: Duration) -> f64 {
 /// The HUD's lines, top to bottom.
 pub fn hud_lines(s: &HudStats) -> Vec<(String, Tone)> {
     let mut lines = vec![(
-        format!("capture {:.1} fps   inference {:.1} fps   dropped {}", s.capture_fps, s.inference_fps, s.dropped),
+        format!(
+            "capture {:.1} fps   display {:.1} fps   inference {:.1} fps   dropped {}",
+            s.capture_fps, s.display_fps, s.inference_fps, s.dropped
+        ),
         Tone::Text,
     )];
     if let Some(t) = &s.stages {
         let latency = s.latency.map(|l| format!("   latency {:.0} ms", ms(l))).unwrap_or_default();
+        let age = s.box_age.map(|a| format!("   boxes {:.0} ms old", ms(a))).unwrap_or_default();
         let decode = s.decode.map(|d| format!("decode {:.1} + ", ms(d))).unwrap_or_default();
         lines.push((
             format!(
-                "{decode}pre {:.1} + infer {:.1} + post {:.1} ms{latency}   {} objects",
+                "{decode}pre {:.1} + infer {:.1} + post {:.1} ms{latency}{age}   {} objects",
                 ms(t.preprocess),
                 ms(t.inference),
                 ms(t.postprocess),
@@ -102,6 +112,22 @@ pub fn hud_lines(s: &HudStats) -> Vec<(String, Tone)> {
     lines
 }
 
+/// The one-line HUD (the window's default): display and inference rates, inference time, model and
+/// precision, objects now; then the warnings, which every HUD shows.
+pub fn compact_lines(s: &HudStats) -> Vec<(String, Tone)> {
+    let infer = s.stages.map(|t| format!("  {:.0} ms", ms(t.inference))).unwrap_or_default();
+    let paused = if s.paused { "  [paused]" } else { "" };
+    let mut lines = vec![(
+        format!(
+            "display {:.0} fps  inference {:.1} fps{infer}  {}  {} objects{paused}",
+            s.display_fps, s.inference_fps, s.model_short, s.objects
+        ),
+        Tone::Text,
+    )];
+    lines.extend(s.warnings.iter().map(|w| (w.clone(), Tone::Warn)));
+    lines
+}
+
 fn ewma(old: f32, new: f32) -> f32 {
     if old == 0.0 {
         new
@@ -114,7 +140,9 @@ fn ewma(old: f32, new: f32) -> f32 {
 #[derive(Debug, Default)]
 pub struct Rates {
     last_result: Option<Instant>,
+    last_shown: Option<Instant>,
     pub inference_fps: f32,
+    pub display_fps: f32,
     pub capture_fps: f32,
     last_captured: Option<(u64, Instant)>,
 }
@@ -126,6 +154,16 @@ impl Rates {
             let dt = (now - prev).as_secs_f32();
             if dt > 0.0 {
                 self.inference_fps = ewma(self.inference_fps, 1.0 / dt);
+            }
+        }
+    }
+
+    /// A frame was shown at `now`.
+    pub fn on_shown(&mut self, now: Instant) {
+        if let Some(prev) = self.last_shown.replace(now) {
+            let dt = (now - prev).as_secs_f32();
+            if dt > 0.0 {
+                self.display_fps = ewma(self.display_fps, 1.0 / dt);
             }
         }
     }
@@ -154,13 +192,16 @@ mod tests {
         let ms = Duration::from_millis;
         let stats = HudStats {
             capture_fps: 30.0,
+            display_fps: 29.94,
             inference_fps: 14.96,
             dropped: 7,
             stages: Some(StageTimes { preprocess: ms(3), inference: ms(52), postprocess: ms(1) }),
             decode: None,
             latency: Some(ms(81)),
+            box_age: Some(ms(67)),
             objects: 2,
             model: "m.onnx INT8 on CPU".into(),
+            model_short: "m INT8".into(),
             source: "demo clip".into(),
             conf: 0.25,
             iou: 0.7,
@@ -175,8 +216,8 @@ mod tests {
         assert_eq!(
             text,
             [
-                "capture 30.0 fps   inference 15.0 fps   dropped 7",
-                "pre 3.0 + infer 52.0 + post 1.0 ms   latency 81 ms   2 objects",
+                "capture 30.0 fps   display 29.9 fps   inference 15.0 fps   dropped 7",
+                "pre 3.0 + infer 52.0 + post 1.0 ms   latency 81 ms   boxes 67 ms old   2 objects",
                 "m.onnx INT8 on CPU",
                 "demo clip",
                 "conf 0.25  IoU 0.70  [paused]",
@@ -186,13 +227,15 @@ mod tests {
             ]
         );
         assert_eq!((lines[5].1, lines[6].1), (Tone::Text, Tone::Warn));
+        let compact: Vec<String> = compact_lines(&stats).into_iter().map(|(t, _)| t).collect();
+        assert_eq!(compact, ["display 30 fps  inference 15.0 fps  52 ms  m INT8  2 objects  [paused]", "source ended"]);
         // Before the first frame: no stage line.
         assert_eq!(hud_lines(&HudStats::default()).len(), 5);
         // A camera frame's decode is a stage of its own.
         let camera = HudStats { decode: Some(Duration::from_micros(8400)), ..stats.clone() };
         assert_eq!(
             hud_lines(&camera)[1].0,
-            "decode 8.4 + pre 3.0 + infer 52.0 + post 1.0 ms   latency 81 ms   2 objects"
+            "decode 8.4 + pre 3.0 + infer 52.0 + post 1.0 ms   latency 81 ms   boxes 67 ms old   2 objects"
         );
         // Tiles: their count and the whole frame's inference time, under the stage line.
         let passes = PassesHud { what: "tiles auto".into(), crops: 8, frame: ms(412) };

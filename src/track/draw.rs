@@ -6,8 +6,8 @@ use ab_glyph::{FontRef, PxScale};
 use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_circle_mut, draw_line_segment_mut};
 
+use crate::canvas::{class_colour, draw_tag, text_width, Mapping};
 use crate::detector::labels;
-use crate::overlay::{class_colour, draw_tag, text_width, Mapping};
 
 use super::line::{Counter, Segment};
 use super::{State, Tracker};
@@ -120,8 +120,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::canvas::font;
     use crate::detector::Detection;
-    use crate::overlay::font;
     use crate::track::line::Segment;
     use crate::track::TrackerConfig;
 

@@ -137,6 +137,15 @@ impl BoxFilter {
     pub fn velocity(&self) -> [f32; 2] {
         [self.axes[0].vel, self.axes[1].vel]
     }
+
+    /// How the box's corners move in `dt` steps at its velocities (the prediction's mean, without
+    /// changing the filter): `[dx1, dy1, dx2, dy2]`. A side never shrinks below `MIN_SIDE`.
+    pub fn displacement(&self, dt: f32) -> [f32; 4] {
+        let [vx, vy, vw, vh] = self.axes.map(|a| a.vel * dt);
+        let grow = |v: f32, side: f32| (side + v).max(MIN_SIDE) - side;
+        let (dw, dh) = (grow(vw, self.axes[2].pos), grow(vh, self.axes[3].pos));
+        [vx - dw / 2.0, vy - dh / 2.0, vx + dw / 2.0, vy + dh / 2.0]
+    }
 }
 
 #[cfg(test)]

@@ -1,31 +1,17 @@
 //! Tracking in the live command: a per-frame step of the consumer loop that runs the tracker and the counting line, and puts IDs, trails and counts into the scene (main thread).
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use crate::consumer::{Action, FrameStep};
-use crate::detector::{labels, Candidates, Detection, Thresholds};
+use crate::detector::preprocess::clip_box;
+use crate::detector::{Candidates, Detection, Thresholds};
 use crate::overlay::Scene;
 use crate::pipeline::Processed;
+use crate::step::FrameStep;
+pub use crate::step::TrackAction;
 
 use super::draw::{self, LineView};
-use super::line::{Counter, LineSpec, Segment};
+use super::line::{Counter, LineSpec};
 use super::{Ids, Tracker, TrackerConfig};
-
-/// What the user can ask of the tracking step.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TrackAction {
-    /// T: tracking on / off (off: no update, no IDs, trails or counting).
-    Toggle,
-    /// Y: trails on / off.
-    ToggleTrails,
-    /// A line drawn with the mouse, in frame pixels: counting starts again from zero.
-    SetLine(Segment),
-    /// C: counts back to zero.
-    ResetCounts,
-}
 
 /// The tracker, the line and what is switched on.
 pub struct Tracking {
@@ -43,28 +29,6 @@ pub struct Tracking {
     line_warned: bool,
     /// Time of the last update (tracker and line).
     pub cost: Duration,
-}
-
-/// `counts` in headless JSON: `{"line": [x1, y1, x2, y2], "in": {"dog": 1}, "out": {"cat": 1}}`.
-#[derive(Serialize, Debug, PartialEq)]
-pub struct JsonCounts {
-    pub line: [f32; 4],
-    #[serde(rename = "in")]
-    pub counts_in: BTreeMap<String, u64>,
-    #[serde(rename = "out")]
-    pub counts_out: BTreeMap<String, u64>,
-}
-
-impl JsonCounts {
-    pub fn of(v: &LineView, names: &[String]) -> JsonCounts {
-        let by_name = |m: &BTreeMap<usize, u64>| m.iter().map(|(k, n)| (labels::name(names, *k), *n)).collect();
-        let round = |c: f32| (c * 100.0).round() / 100.0;
-        JsonCounts {
-            line: [v.line.a[0], v.line.a[1], v.line.b[0], v.line.b[1]].map(round),
-            counts_in: by_name(&v.counts_in),
-            counts_out: by_name(&v.counts_out),
-        }
-    }
 }
 
 impl Tracking {
@@ -194,10 +158,22 @@ impl FrameStep for Tracking {
         self.fill(scene);
     }
 
-    fn on_action(&mut self, action: &Action) {
-        if let Action::Track(a) = action {
-            self.apply(a);
+    /// Each box of a confirmed track moved to `time` by the track's velocities; boxes without an ID (tracking
+    /// off, tentative tracks) stay where they were found.
+    fn moved(&self, time: Duration, scene: &mut Scene) {
+        if !self.enabled {
+            return;
         }
+        let (w, h) = self.frame_size.unwrap_or((u32::MAX, u32::MAX));
+        for (d, id) in scene.detections.iter_mut().zip(&scene.ids) {
+            if let Some(id) = id {
+                d.bbox = clip_box(self.tracker.moved_to(*id, d.bbox, time), w, h);
+            }
+        }
+    }
+
+    fn on_action(&mut self, action: &TrackAction) {
+        self.apply(action);
     }
 
     /// The tracker's cost, objects now and distinct tracks seen per class; the line's counts.
@@ -227,6 +203,8 @@ impl FrameStep for Tracking {
 mod tests {
     use super::*;
     use crate::detector::Limits;
+    use crate::outputs::JsonCounts;
+    use crate::track::line::Segment;
 
     fn candidates(dets: Vec<Detection>) -> Candidates {
         Candidates {

@@ -27,6 +27,11 @@ use self::kalman::{BoxFilter, Noise};
 /// The Kalman filter's step is one frame at this rate; dropped frames make longer steps.
 pub const REFERENCE_FPS: f32 = 30.0;
 
+/// The furthest a box is moved ahead of the frame it was found in (`Tracker::moved_to`): a constant
+/// velocity holds for a few frames, not for the seconds of an inference stall, where a box carried on would
+/// sail off its object.
+pub const MAX_MOTION: Duration = Duration::from_millis(500);
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrackerConfig {
     /// Lowest score a detection may have to extend a track (ByteTrack's low threshold).
@@ -254,6 +259,22 @@ impl Tracker {
         }
     }
 
+    /// Source time of the newest frame taken.
+    pub fn last_time(&self) -> Option<Duration> {
+        self.last_time
+    }
+
+    /// `bbox`, the detection of confirmed track `id` in the newest frame, moved to source time `time` by
+    /// the track's velocities (at most `MAX_MOTION` ahead; never backwards). Unknown IDs stay put.
+    pub fn moved_to(&self, id: u64, bbox: [f32; 4], time: Duration) -> [f32; 4] {
+        let (Some(last), Some(t)) = (self.last_time, self.tracks.iter().find(|t| t.id == id && id != 0)) else {
+            return bbox;
+        };
+        let ahead = time.saturating_sub(last).min(MAX_MOTION);
+        let d = t.filter.displacement(ahead.as_secs_f32() * REFERENCE_FPS);
+        std::array::from_fn(|i| bbox[i] + d[i])
+    }
+
     /// Confirmed tracks seen in the newest frame, per class.
     pub fn now_per_class(&self) -> BTreeMap<usize, u64> {
         let mut m = BTreeMap::new();
@@ -377,6 +398,29 @@ mod tests {
                 assert_eq!(ids, vec![Some(1), Some(2)], "frame {f}");
             }
         }
+    }
+
+    #[test]
+    fn a_box_is_moved_to_a_later_frame_by_its_velocity() {
+        let mut tr = Tracker::new(TrackerConfig { min_hits: 1, ..TrackerConfig::default() });
+        // One frame at 1.000 s: a 40x40 box at (100, 50); then velocities set by hand (pixels per step of
+        // 1/30 s): centre x +3, centre y -1, width +0.5, height 0.
+        tr.update(&[det(0, 0.9, 100.0, 50.0)], 0.5, Duration::from_millis(1000));
+        let v = [3.0, -1.0, 0.5, 0.0];
+        for (a, v) in tr.tracks[0].filter.axes.iter_mut().zip(v) {
+            a.vel = v;
+        }
+        let b = [100.0, 50.0, 140.0, 90.0];
+        // Shown 100 ms later = 3 steps: centre (+9, -3), width +1.5 (each side 0.75).
+        assert_eq!(tr.moved_to(1, b, Duration::from_millis(1100)), [108.25, 47.0, 149.75, 87.0]);
+        // The frame of the result itself: unchanged; an earlier frame: never moved back.
+        assert_eq!(tr.moved_to(1, b, Duration::from_millis(1000)), b);
+        assert_eq!(tr.moved_to(1, b, Duration::from_millis(900)), b);
+        // 2 s later: moved by MAX_MOTION (0.5 s = 15 steps) only: x +45.
+        assert_eq!(tr.moved_to(1, b, Duration::from_millis(3000))[1], 50.0 - 15.0);
+        assert_eq!(tr.moved_to(1, b, Duration::from_millis(3000))[0], 100.0 + 45.0 - 3.75);
+        // No such track (a detection without an ID): where it was found.
+        assert_eq!(tr.moved_to(7, b, Duration::from_millis(1100)), b);
     }
 
     #[test]

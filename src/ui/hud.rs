@@ -19,15 +19,88 @@ pub const KNOB: Rgb<u8> = Rgb([255, 255, 255]);
 /// The zoom region's outline (a colour no class has); the window test looks for it.
 pub const REGION: Rgb<u8> = Rgb([0, 255, 255]);
 
-/// A red dot and `REC mm:ss` at the top-right corner.
-pub fn rec_badge(img: &mut RgbImage, font: &FontRef, scale: PxScale, elapsed_s: u64) {
+/// Which HUD the window shows; `D` cycles them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HudMode {
+    /// One line: rates, inference time, model, objects (and any warning).
+    #[default]
+    Compact,
+    /// Every figure, one per line.
+    Full,
+    /// Only warnings.
+    None,
+}
+
+impl HudMode {
+    pub fn next(self) -> HudMode {
+        match self {
+            HudMode::Compact => HudMode::Full,
+            HudMode::Full => HudMode::None,
+            HudMode::None => HudMode::Compact,
+        }
+    }
+}
+
+/// A rectangle in window pixels: x, y, width, height.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Area {
+    pub x: i32,
+    pub y: i32,
+    pub w: i32,
+    pub h: i32,
+}
+
+impl Area {
+    pub fn overlaps(&self, o: &Area) -> bool {
+        self.w > 0
+            && self.h > 0
+            && o.w > 0
+            && o.h > 0
+            && self.x < o.x + o.w
+            && o.x < self.x + self.w
+            && self.y < o.y + o.h
+            && o.y < self.y + self.h
+    }
+
+    pub fn bottom(&self) -> i32 {
+        self.y + self.h
+    }
+}
+
+/// Where the HUD panel and the REC badge go in a `win_w` x `win_h` window whose sliders take `sliders`
+/// (bottom left): the HUD at the top left keeps `lines` of `line_h` pixels that fit above the sliders (at
+/// least one); the badge at the top right, or under the HUD when the HUD reaches it, and never on the
+/// sliders. Returns the HUD's area and lines kept, and the badge's area.
+pub fn layout(win_w: i32, hud: (i32, usize, i32), badge: (i32, i32), sliders: Area) -> (Area, usize, Area) {
+    let (hud_w, lines, line_h) = hud;
+    let margin = 8;
+    let room = ((sliders.y - margin - 8 - margin) / line_h.max(1)).max(1) as usize;
+    let kept = lines.min(room);
+    let panel = Area { x: margin, y: margin, w: hud_w, h: if kept == 0 { 0 } else { line_h * kept as i32 + 8 } };
+    let mut at = Area { x: win_w - badge.0 - margin, y: margin, w: badge.0, h: badge.1 };
+    if at.overlaps(&panel) {
+        at.y = panel.bottom() + 6;
+        if at.overlaps(&sliders) {
+            // No room below the HUD: the badge goes right of the sliders, on the bottom row.
+            at.y = sliders.bottom() - at.h;
+            at.x = at.x.max(sliders.x + sliders.w + margin);
+        }
+    }
+    (panel, kept, at)
+}
+
+/// The REC badge's size: a red dot and `REC mm:ss`.
+pub fn rec_badge_size(font: &FontRef, scale: PxScale) -> (i32, i32) {
+    (text_width(font, scale, "REC 00:00").ceil() as i32 + 44, scale.y as i32 + 10)
+}
+
+/// A red dot and `REC mm:ss` in `at` (from `layout`).
+pub fn rec_badge(img: &mut RgbImage, font: &FontRef, scale: PxScale, at: Area, elapsed_s: u64) {
     let text = format!("REC {:02}:{:02}", elapsed_s / 60, elapsed_s % 60);
-    let tw = text_width(font, scale, &text).ceil() as i32;
-    let x = img.width() as i32 - tw - 40;
-    shade(img, x - 8, 6, (tw + 44) as u32, scale.y as u32 + 10);
+    shade(img, at.x, at.y, at.w as u32, at.h as u32);
     let r = (scale.y / 2.5) as i32;
-    draw_filled_circle_mut(img, (x + r, 11 + scale.y as i32 / 2), r, REC_RED);
-    draw_text(img, REC_RED, x + 2 * r + 8, 10, scale, font, &text);
+    draw_filled_circle_mut(img, (at.x + 8 + r, at.y + 5 + scale.y as i32 / 2), r, REC_RED);
+    draw_text(img, REC_RED, at.x + 2 * r + 16, at.y + 4, scale, font, &text);
 }
 
 /// Draws a slider: shaded panel, label with value, track, filled part and knob.
@@ -49,7 +122,7 @@ pub fn slider(img: &mut RgbImage, font: &FontRef, scale: PxScale, s: &Slider) {
 }
 
 /// Keys and what they do, drawn in two columns at the centre.
-pub const HELP: [(&str, &str); 14] = [
+pub const HELP: [(&str, &str); 15] = [
     ("Up / Down", "confidence +/- 0.05"),
     ("Left / Right", "IoU +/- 0.05"),
     ("mouse", "drag the sliders"),
@@ -62,6 +135,7 @@ pub const HELP: [(&str, &str); 14] = [
     ("C", "reset the counts"),
     ("G", "tiles on / off (small objects)"),
     ("Z + drag", "zoom region (Z again clears it)"),
+    ("D", "HUD: one line / full / off"),
     ("H", "this help"),
     ("Q / Esc", "quit"),
 ];
@@ -78,5 +152,31 @@ pub fn help(img: &mut RgbImage, font: &FontRef, scale: PxScale) {
         let ty = y + 8 + i as i32 * line_h;
         draw_text(img, FILL, x + 12, ty, scale, font, k);
         draw_text(img, TEXT, x + 12 + key_w, ty, scale, font, d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hud_badge_and_sliders_never_overlap() {
+        // A 1280x720 window; sliders in the bottom-left 520x70; badge 130x24; lines 18 px.
+        let sliders = Area { x: 10, y: 640, w: 520, h: 70 };
+        // One line, 600 px wide: the badge keeps its corner.
+        let (hud, kept, badge) = layout(1280, (600, 1, 18), (130, 24), sliders);
+        assert_eq!((hud, kept), (Area { x: 8, y: 8, w: 600, h: 26 }, 1));
+        assert_eq!(badge, Area { x: 1142, y: 8, w: 130, h: 24 });
+        // A full HUD as wide as the window: the badge goes under it.
+        let (hud, _, badge) = layout(1280, (1270, 8, 18), (130, 24), sliders);
+        assert_eq!((hud.bottom(), badge.y), (8 + 8 * 18 + 8, 160 + 6));
+        assert!(!hud.overlaps(&badge) && !badge.overlaps(&sliders) && !hud.overlaps(&sliders));
+        // A short window: the HUD keeps the lines that fit above the sliders, the badge goes beside them.
+        let low = Area { x: 10, y: 150, w: 300, h: 70 };
+        let (hud, kept, badge) = layout(640, (630, 12, 18), (130, 24), low);
+        assert_eq!(kept, 7, "(150 - 24) / 18 lines");
+        assert!(!hud.overlaps(&low) && !badge.overlaps(&hud) && !badge.overlaps(&low), "{hud:?} {badge:?}");
+        // D cycles the three modes.
+        assert_eq!(HudMode::default().next().next().next(), HudMode::Compact);
     }
 }

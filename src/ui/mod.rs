@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use ab_glyph::{FontRef, PxScale};
 use image::{Rgb, RgbImage};
-use minifb::{InputCallback, Key, MouseButton, MouseMode, Window, WindowOptions};
+use minifb::{InputCallback, Key, MouseButton, MouseMode, ScaleMode, Window, WindowOptions};
 
 use crate::config::{CONF_RANGE, IOU_RANGE};
-use crate::consumer::stats::{hud_lines, HudStats, Tone};
+use crate::consumer::stats::{compact_lines, hud_lines, HudStats, Tone};
 use crate::consumer::{Action, FrameView, Presenter};
 use crate::detector::preprocess::{resize_rgb, ResizeScratch};
 use crate::detector::tiles::{Region, Tiling};
@@ -86,15 +86,19 @@ pub struct WindowPresenter {
     region_tool: RegionTool,
     /// Where the frame shown sits in the window, and its size: maps a drawn region into the frame.
     frame_fit: Option<(Fit, u32, u32)>,
+    /// One line, full or none (`D`).
+    hud_mode: hud::HudMode,
 }
 
 impl WindowPresenter {
     /// Opens the window. `floor` is the lowest confidence the candidates hold, and so the slider's minimum.
     pub fn open(labels: Vec<String>, t: &Thresholds, floor: f32) -> anyhow::Result<WindowPresenter> {
-        let mut window = Window::new("nasview", 1280, 720, WindowOptions { resize: true, ..WindowOptions::default() })
-            .map_err(|e| {
-                anyhow::anyhow!("cannot open a window ({e}); is there a display? Use --headless to run without one")
-            })?;
+        // The buffer is drawn at the window's size: copied as it is (minifb's default stretch resamples even
+        // at 1:1, 18 % of the main thread's time when every frame is shown).
+        let options = WindowOptions { resize: true, scale_mode: ScaleMode::UpperLeft, ..WindowOptions::default() };
+        let mut window = Window::new("nasview", 1280, 720, options).map_err(|e| {
+            anyhow::anyhow!("cannot open a window ({e}); is there a display? Use --headless to run without one")
+        })?;
         window.set_target_fps(60);
         // Key presses arrive through a callback so that a tap shorter than one refresh is not lost.
         let pressed: Rc<RefCell<Vec<Key>>> = Rc::default();
@@ -119,6 +123,7 @@ impl WindowPresenter {
             tiles_on: Tiling::Auto,
             region_tool: RegionTool::Off,
             frame_fit: None,
+            hud_mode: hud::HudMode::default(),
         })
     }
 
@@ -151,6 +156,12 @@ impl WindowPresenter {
                 }
                 Key::H => {
                     self.help = !self.help;
+                    self.redraw = true;
+                    false
+                }
+                Key::D => {
+                    self.hud_mode = self.hud_mode.next();
+                    tracing::info!("hud {:?}", self.hud_mode);
                     self.redraw = true;
                     false
                 }
@@ -289,8 +300,8 @@ impl Presenter for WindowPresenter {
         let due = self.last_draw.elapsed() > Duration::from_millis(250);
         if changed || self.redraw || resized || due {
             self.redraw = !actions.is_empty();
-            if let Some(v) = view.filter(|v| self.shown.is_none_or(|(seq, _)| seq != v.processed.frame.seq)) {
-                self.shown = Some((v.processed.frame.seq, v.processed.frame.captured_at.elapsed()));
+            if let Some(v) = view.filter(|v| self.shown.is_none_or(|(seq, _)| seq != v.frame.seq)) {
+                self.shown = Some((v.frame.seq, v.frame.captured_at.elapsed()));
             }
             let mut hud = hud.clone();
             hud.latency = self.shown.map(|(_, l)| l);
@@ -312,13 +323,23 @@ impl WindowPresenter {
         if self.canvas.dimensions() != (ww, wh) {
             self.canvas = RgbImage::new(ww, wh);
         }
-        self.canvas.pixels_mut().for_each(|p| *p = Rgb([16, 16, 16]));
         let (_, scale) = overlay::style_for(ww, wh);
         let small = PxScale::from((scale.y * 0.85).max(13.0));
         let mut to_window = None;
+        let bars = Rgb([16, 16, 16]);
+        if view.is_none() {
+            overlay::fill_rect(&mut self.canvas, 0, 0, ww as i32, wh as i32, bars);
+        }
         if let Some(v) = view {
-            let img = &v.processed.frame.image;
+            let img = &v.frame.image;
             let f = fit(img.width(), img.height(), ww, wh);
+            // Only the bars around the frame: the frame covers the rest.
+            let (fx, fy, fw, fh) = (f.x as i32, f.y as i32, f.w as i32, f.h as i32);
+            let (w, h) = (ww as i32, wh as i32);
+            overlay::fill_rect(&mut self.canvas, 0, 0, w, fy, bars);
+            overlay::fill_rect(&mut self.canvas, 0, fy + fh, w, h - fy - fh, bars);
+            overlay::fill_rect(&mut self.canvas, 0, fy, fx, fh, bars);
+            overlay::fill_rect(&mut self.canvas, fx + fw, fy, w - fx - fw, fh, bars);
             let offset = (f.y * ww + f.x) as usize * 3;
             let stride = ww as usize * 3;
             resize_rgb(
@@ -334,36 +355,56 @@ impl WindowPresenter {
             to_window = Some(Mapping { scale: f.scale, offset: (f.x as f32, f.y as f32) });
             self.frame_fit = Some((f, img.width(), img.height()));
         }
-        let lines: Vec<(String, Rgb<u8>)> = hud_lines(hud)
-            .into_iter()
-            .map(|(t, tone)| (t, if tone == Tone::Warn { hud::WARN } else { hud::TEXT }))
-            .collect();
-        overlay::text_box(&mut self.canvas, &self.font, small, 8, 8, &lines);
-        // Over the HUD panel: a label is worth more than the figures it may cover. Drawn after scaling, in
-        // window pixels, so lines stay crisp.
-        if let (Some(v), Some(m)) = (view, to_window) {
-            overlay::draw_scene(&mut self.canvas, &v.scene, &self.labels, m);
-            self.to_window = m;
-        }
-        tracking::draw(&mut self.canvas, &self.line_tool, self.to_window, &self.font, small);
-        self.draw_region(small);
-        if let Some(secs) = hud.recording_seconds {
-            hud::rec_badge(&mut self.canvas, &self.font, small, secs);
-        }
-        if self.help {
-            hud::help(&mut self.canvas, &self.font, small);
-        }
-        // Sliders along the bottom edge.
+        // Sliders along the bottom edge, the HUD and the REC badge laid out around them; tags keep off all three.
         let sw = (ww as f32 * 0.25).clamp(120.0, 400.0);
         let sh = (small.y + 6.0).round();
         let label_room = 110.0;
         self.conf.place(label_room, wh as f32 - 2.0 * sh - 24.0, sw, sh);
         self.iou.place(label_room, wh as f32 - sh - 10.0, sw, sh);
+        let sliders = hud::Area {
+            x: 0,
+            y: self.conf.y as i32 - 4,
+            w: (label_room + sw) as i32 + 8,
+            h: wh as i32 - self.conf.y as i32 + 4,
+        };
+        let lines = match self.hud_mode {
+            hud::HudMode::Full => hud_lines(hud),
+            hud::HudMode::Compact => compact_lines(hud),
+            hud::HudMode::None => compact_lines(hud).into_iter().skip(1).collect(),
+        };
+        let lines: Vec<(String, Rgb<u8>)> =
+            lines.into_iter().map(|(t, tone)| (t, if tone == Tone::Warn { hud::WARN } else { hud::TEXT })).collect();
+        let text_w = lines.iter().map(|(t, _)| overlay::text_width(&self.font, small, t)).fold(0.0, f32::max);
+        let line_h = small.y.ceil() as i32 + 3;
+        let badge = hud::rec_badge_size(&self.font, small);
+        let (panel, kept, badge_at) =
+            hud::layout(ww as i32, (text_w.ceil() as i32 + 12, lines.len(), line_h), badge, sliders);
+        let mut avoid = vec![[sliders.x, sliders.y, sliders.w, sliders.h]];
+        if kept > 0 {
+            avoid.push([panel.x, panel.y, panel.w, panel.h]);
+        }
+        if hud.recording_seconds.is_some() {
+            avoid.push([badge_at.x, badge_at.y, badge_at.w, badge_at.h]);
+        }
+        // Drawn after scaling, in window pixels, so lines stay crisp.
+        if let (Some(v), Some(m)) = (view, to_window) {
+            overlay::draw_scene_avoiding(&mut self.canvas, &v.scene, &self.labels, m, &avoid);
+            self.to_window = m;
+        }
+        tracking::draw(&mut self.canvas, &self.line_tool, self.to_window, &self.font, small);
+        self.draw_region(small);
         hud::slider(&mut self.canvas, &self.font, small, &self.conf);
         hud::slider(&mut self.canvas, &self.font, small, &self.iou);
+        overlay::text_box(&mut self.canvas, &self.font, small, panel.x, panel.y, &lines[..kept]);
+        if let Some(secs) = hud.recording_seconds {
+            hud::rec_badge(&mut self.canvas, &self.font, small, badge_at, secs);
+        }
+        if self.help {
+            hud::help(&mut self.canvas, &self.font, small);
+        }
         self.pixels.resize((ww * wh) as usize, 0);
-        for (dst, p) in self.pixels.iter_mut().zip(self.canvas.pixels()) {
-            *dst = (p.0[0] as u32) << 16 | (p.0[1] as u32) << 8 | p.0[2] as u32;
+        for (dst, p) in self.pixels.iter_mut().zip(self.canvas.as_raw().chunks_exact(3)) {
+            *dst = (p[0] as u32) << 16 | (p[1] as u32) << 8 | p[2] as u32;
         }
     }
 }
