@@ -172,6 +172,24 @@ pub struct LiveArgs {
     /// No tracking: no track IDs, trails or line counts (T turns it on in the window)
     #[arg(long)]
     pub no_track: bool,
+    /// A zone watched for tracked objects, inside when their box's bottom centre (their feet) is: NAME then at
+    /// least three corners in pixels or fractions of the frame, e.g. door:0.1,0.5,0.4,0.5,0.4,1,0.1,1;
+    /// may be given several times
+    #[arg(long, value_name = "NAME:X1,Y1,X2,Y2,X3,Y3[,...]")]
+    pub zone: Vec<String>,
+    /// An event when an object stays in a zone longer than this many seconds (source time)
+    #[arg(long, value_name = "SECONDS")]
+    pub dwell_alert: Option<f64>,
+    /// Events (line crossed, zone entered / left, dwell alert) as JSON lines appended to FILE, or `-` for stdout
+    #[arg(long, value_name = "FILE|-")]
+    pub events: Option<PathBuf>,
+    /// The annotated frame of each event saved as a PNG into this folder (never over an earlier file)
+    #[arg(long, value_name = "DIR")]
+    pub event_snapshots: Option<PathBuf>,
+    /// Events to PREFIX/events (QoS 1), counts and zone occupancy retained on PREFIX/counts, online / offline
+    /// on PREFIX/status: mqtt://[USER:PASSWORD@]HOST[:PORT]/PREFIX
+    #[arg(long, value_name = "URL")]
+    pub mqtt: Option<String>,
     /// What the window shows: `every` captured frame, with the newest boxes moved to it by the tracker, or
     /// only the `processed` frames, with exactly the boxes found on each (the recording holds the same)
     #[arg(long, default_value = "every", value_name = "every|processed")]

@@ -9,12 +9,15 @@ use anyhow::{bail, Context};
 use crate::cli::{self, Cli};
 use crate::detector::tiles::PassSettings;
 use crate::detector::{LoadOptions, SpinSetting, Thresholds};
+use crate::events::config::EventsConfig;
+use crate::events::mqtt::MqttTarget;
 use crate::messages;
 use crate::record::naming::{numbered, RecordTarget};
 use crate::source::images::expand_paths;
 use crate::source::video::address::RtspTransport;
 use crate::source::{CameraRequest, Spec};
 use crate::track::line::LineSpec;
+use crate::track::zones::ZoneSpec;
 
 /// Confidence thresholds accepted by `--conf` and reached by the window's slider.
 pub const CONF_RANGE: RangeInclusive<f32> = 0.01..=0.99;
@@ -42,7 +45,7 @@ pub struct Config {
 
 #[derive(Debug)]
 pub enum Command {
-    Live(LiveConfig),
+    Live(Box<LiveConfig>),
     Detect(DetectConfig),
     Bench(BenchConfig),
     Cameras,
@@ -82,6 +85,11 @@ pub struct LiveConfig {
     pub line: Option<LineSpec>,
     /// `--display`: every captured frame in the window, or the processed ones (headless: always processed).
     pub display: crate::cli::DisplayMode,
+    /// `--zone`s and `--dwell-alert`.
+    pub zones: Vec<ZoneSpec>,
+    pub dwell_alert: Option<std::time::Duration>,
+    /// `--events`, `--event-snapshots`, `--mqtt`.
+    pub events: EventsConfig,
 }
 
 #[derive(Debug)]
@@ -217,7 +225,7 @@ impl Config {
                 })
             }
             Some(cli::Command::Detect(args)) => Command::Detect(detect_config(&model, args)?),
-            None => Command::Live(live_config(&model, live)?),
+            None => Command::Live(Box::new(live_config(&model, live)?)),
         };
         Ok(Config { ort_lib, command })
     }
@@ -354,6 +362,32 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         bail!("--line counts tracked objects: it cannot be used with --no-track (leave one of them out)");
     }
     let line = live.line.as_deref().map(LineSpec::parse).transpose()?;
+    let zones = live.zone.iter().map(|z| ZoneSpec::parse(z)).collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(dup) = zones.iter().enumerate().find(|(i, z)| zones[..*i].iter().any(|o| o.name == z.name)) {
+        bail!("--zone {} is given twice: give each zone its own name", dup.1.name);
+    }
+    if live.no_track && !zones.is_empty() {
+        bail!("--zone watches tracked objects: it cannot be used with --no-track (leave one of them out)");
+    }
+    let dwell_alert = match live.dwell_alert {
+        Some(s) if s.is_finite() && (0.1..=86_400.0).contains(&s) => Some(std::time::Duration::from_secs_f64(s)),
+        Some(s) => bail!("--dwell-alert {s}: give seconds from 0.1 to 86400"),
+        None => None,
+    };
+    if dwell_alert.is_some() && zones.is_empty() {
+        bail!("--dwell-alert times objects inside a zone: give at least one --zone");
+    }
+    let events = EventsConfig {
+        file: live.events.clone(),
+        snapshots: live.event_snapshots.clone(),
+        mqtt: live.mqtt.as_deref().map(MqttTarget::parse).transpose()?,
+    };
+    if events.any() && live.no_track {
+        bail!("--events, --event-snapshots and --mqtt report tracked objects: they cannot be used with --no-track");
+    }
+    if events.file.as_deref().is_some_and(|f| f.as_os_str() == "-") && live.headless {
+        messages::note("--events - and --headless both write to stdout: event lines carry an \"event\" key");
+    }
     let record = live.record.as_deref().map(RecordTarget::from_arg).transpose()?;
     if let Some(RecordTarget::File(path)) = &record {
         check_not_an_input(path, &source, source_arg)?;
@@ -378,6 +412,9 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         track: !live.no_track,
         line,
         display: live.display,
+        zones,
+        dwell_alert,
+        events,
     })
 }
 

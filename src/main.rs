@@ -45,7 +45,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match config.command {
         Command::Bench(cfg) => commands::bench::run(&cfg),
         Command::Detect(cfg) => commands::detect::run(&cfg),
-        Command::Live(cfg) => commands::live::run(cfg),
+        Command::Live(cfg) => commands::live::run(*cfg),
         Command::Cameras | Command::Completions(_) | Command::Manpage(_) => Ok(0),
     }
 }

@@ -17,6 +17,7 @@ use crate::overlay::{self, Mapping};
 use crate::record::naming::{numbered_path, RecordTarget};
 use crate::record::Recorder;
 use crate::track::draw::LineView;
+use crate::track::draw_zones::ZoneView;
 use crate::view::FrameView;
 
 /// One detection as printed by `detect --json` and headless mode.
@@ -77,6 +78,25 @@ impl JsonCounts {
     }
 }
 
+/// One zone in headless JSON and MQTT: `{"now": {"person": 2}, "entered": {"person": 5}, "left": {"person": 3}}`.
+#[derive(Serialize, Debug, PartialEq)]
+pub struct JsonZone {
+    pub now: BTreeMap<String, u64>,
+    pub entered: BTreeMap<String, u64>,
+    pub left: BTreeMap<String, u64>,
+}
+
+/// `zones` in headless JSON, by zone name.
+pub fn json_zones(zones: &[ZoneView], names: &[String]) -> BTreeMap<String, JsonZone> {
+    let by_name = |m: &BTreeMap<usize, u64>| m.iter().map(|(k, n)| (labels::name(names, *k), *n)).collect();
+    zones
+        .iter()
+        .map(|z| {
+            (z.name.clone(), JsonZone { now: by_name(&z.now), entered: by_name(&z.entries), left: by_name(&z.exits) })
+        })
+        .collect()
+}
+
 /// Milliseconds rounded to 0.1.
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e4).round() / 10.0
@@ -94,6 +114,9 @@ struct FrameLine {
     /// With a counting line: its counts so far.
     #[serde(skip_serializing_if = "Option::is_none")]
     counts: Option<JsonCounts>,
+    /// With zones: what is in each now, and entries and exits so far.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    zones: BTreeMap<String, JsonZone>,
 }
 
 /// What the outputs are asked to do, from the validated configuration.
@@ -224,6 +247,7 @@ impl Outputs {
             height: v.frame.image.height(),
             detections: to_json_with_ids(&v.scene.detections, &v.scene.ids, &self.labels),
             counts: v.scene.line.as_ref().map(|l| JsonCounts::of(l, &self.labels)),
+            zones: json_zones(&v.scene.zones, &self.labels),
         };
         let mut out = std::io::stdout().lock();
         serde_json::to_writer(&mut out, &line)?;

@@ -27,6 +27,8 @@ pub struct Scene {
     pub trails: Vec<Trail>,
     /// The counting line with its counts, drawn over the boxes.
     pub line: Option<LineView>,
+    /// Zones with what is inside, drawn under everything.
+    pub zones: Vec<crate::track::draw_zones::ZoneView>,
 }
 
 impl Scene {
@@ -44,6 +46,9 @@ pub fn draw_scene(img: &mut RgbImage, scene: &Scene, labels: &[String], to_img: 
 /// As `draw_scene`; tags also keep off `avoid` (the window's HUD and REC badge, in `img` pixels) when they can.
 pub fn draw_scene_avoiding(img: &mut RgbImage, scene: &Scene, labels: &[String], to_img: Mapping, avoid: &[Rect]) {
     let (thickness, scale) = style_for(img.width(), img.height());
+    if !scene.zones.is_empty() {
+        track::draw_zones::draw_zones(img, &scene.zones, labels, to_img, &font(), scale);
+    }
     track::draw::draw_trails(img, &scene.trails, to_img, thickness);
     let dets: Vec<Detection> =
         scene.detections.iter().map(|d| Detection { bbox: to_img.apply(d.bbox), ..*d }).collect();

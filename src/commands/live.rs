@@ -1,6 +1,8 @@
 //! The live command (default): a source through the pipeline into the consumer loop, with the window or
 //! headless as presenter; returns the exit code.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +14,12 @@ use crate::config::{LiveConfig, ModelConfig, CONF_FLOOR};
 use crate::consumer::headless::Headless;
 use crate::consumer::{Consumer, Presenter};
 use crate::detector::Spin;
+use crate::events::EventOutputs;
 use crate::messages;
 use crate::outputs::{OutputConfig, Outputs};
 use crate::pipeline::{InferenceSettings, Pipeline, PipelineConfig};
 use crate::track::live::Tracking;
+use crate::track::zones::Zones;
 use crate::ui::WindowPresenter;
 
 /// ONNX Runtime spinning for the live viewer: off. Capture, display and the encoder share the cores with
@@ -54,6 +58,8 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     let model = ModelConfig { load: cfg.model.load.spinning_or(SPIN, SPIN), ..cfg.model };
     // Headless, the JSON lines are the output: one per processed frame, whatever --display says.
     let display_frames = !cfg.headless && cfg.display == DisplayMode::Every;
+    // Opened before anything runs: an unwritable events file is an error at start, not after frames went by.
+    let events = if cfg.events.any() { Some(Rc::new(RefCell::new(EventOutputs::open(&cfg.events)?))) } else { None };
     let pipeline =
         Pipeline::start(cfg.source, PipelineConfig { model, settings: settings.clone(), lossless, display_frames })?;
     messages::note(&pipeline.info.summary());
@@ -74,13 +80,22 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     let mut outputs = Outputs::new(out_cfg, pipeline.info.labels.clone());
     let mut consumer = Consumer::new(&pipeline, &mut outputs, thresholds, cfg.max_frames, &stop);
     // Always a step, so T can turn tracking on in the window after --no-track.
-    consumer.add_step(Box::new(Tracking::new(cfg.line, cfg.track, pipeline.info.labels.clone())));
+    let zones = Zones::new(cfg.zones, cfg.dwell_alert);
+    consumer.add_step(Box::new(
+        Tracking::new(cfg.line, cfg.track, pipeline.info.labels.clone()).with_watch(zones, events.clone()),
+    ));
     let result = consumer.run(presenter.as_mut());
     let shown = consumer.summary();
     drop(presenter);
     // Finalise the recording whatever happened above: nothing recorded is lost.
     let stats = Arc::clone(&pipeline.stats);
     let failures = u64::from(outputs.finish()) + stats.source.skipped();
+    // Events last: the MQTT broker gets "offline" and what is still queued (up to 2 s).
+    if let Some(events) = events {
+        for line in events.borrow_mut().finish() {
+            messages::note(&line);
+        }
+    }
     let joined = pipeline.join(Duration::from_secs(3));
     messages::note(&format!(
         "{} frames captured, {} processed, {} dropped before inference, {} results not shown",

@@ -1,7 +1,10 @@
 //! Events out of the tracking step (main thread): a line crossed, a zone entered or left, a long dwell; as JSON
 //! lines (`--events`), annotated snapshots (`--event-snapshots`) and MQTT messages (`--mqtt`).
 
+pub mod config;
 pub mod mqtt;
+
+pub use config::EventsConfig;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -56,21 +59,6 @@ impl Event {
             zone: None,
             dwell_s: None,
         }
-    }
-}
-
-/// Where events go, from the command line.
-#[derive(Clone, Debug, Default)]
-pub struct EventsConfig {
-    /// `--events FILE` (appended to: an event log grows) or `-` (stdout).
-    pub file: Option<PathBuf>,
-    pub snapshots: Option<PathBuf>,
-    pub mqtt: Option<mqtt::MqttTarget>,
-}
-
-impl EventsConfig {
-    pub fn any(&self) -> bool {
-        self.file.is_some() || self.snapshots.is_some() || self.mqtt.is_some()
     }
 }
 

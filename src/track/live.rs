@@ -1,5 +1,9 @@
-//! Tracking in the live command: a per-frame step of the consumer loop that runs the tracker and the counting line, and puts IDs, trails and counts into the scene (main thread).
+//! Tracking in the live command: a per-frame step of the consumer loop that runs the tracker, the counting line and
+//! the zones, puts IDs, trails and counts into the scene, and sends the events (main thread).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::detector::preprocess::clip_box;
@@ -9,9 +13,14 @@ use crate::pipeline::Processed;
 use crate::step::FrameStep;
 pub use crate::step::TrackAction;
 
+use crate::events::{Event, EventOutputs};
+use crate::overlay;
+
 use super::draw::{self, LineView};
-use super::line::{Counter, LineSpec};
-use super::{Ids, Tracker, TrackerConfig};
+use super::draw_zones::ZoneView;
+use super::line::{Counter, Direction, LineSpec};
+use super::zones::{ZoneChange, Zones};
+use super::{Ids, State, Tracker, TrackerConfig};
 
 /// The tracker, the line and what is switched on.
 pub struct Tracking {
@@ -29,6 +38,15 @@ pub struct Tracking {
     line_warned: bool,
     /// Time of the last update (tracker and line).
     pub cost: Duration,
+    pub zones: Zones,
+    /// Where events go (`--events`, `--event-snapshots`, `--mqtt`); shared with the command, which closes it.
+    events: Option<Rc<RefCell<EventOutputs>>>,
+    /// Events of the newest update, sent once its scene is drawn (a snapshot shows it).
+    pending: Vec<Event>,
+    /// The newest box of each confirmed track seen, for events about a track that is gone.
+    last_seen: HashMap<u64, Detection>,
+    /// Number of the frame being processed.
+    frame: u64,
 }
 
 impl Tracking {
@@ -43,7 +61,19 @@ impl Tracking {
             frame_size: None,
             line_warned: false,
             cost: Duration::ZERO,
+            zones: Zones::default(),
+            events: None,
+            pending: Vec::new(),
+            last_seen: HashMap::new(),
+            frame: 0,
         }
+    }
+
+    /// With zones and the outputs events go to.
+    pub fn with_watch(mut self, zones: Zones, events: Option<Rc<RefCell<EventOutputs>>>) -> Tracking {
+        self.zones = zones;
+        self.events = events;
+        self
     }
 
     /// One new processed frame: the tracker sees its candidates down to its low floor, then confirmed
@@ -61,14 +91,71 @@ impl Tracking {
         let low = Thresholds { conf: self.tracker.config.low.min(t.conf), iou: t.iou };
         let all = candidates.select(&low);
         self.tracker.update(&all, t.conf, time);
+        let seen: Vec<(u64, Detection)> = self
+            .tracker
+            .tracks
+            .iter()
+            .filter(|t| t.state == State::Tracked)
+            .filter_map(|t| t.detection.map(|(_, d)| (t.id, d)))
+            .collect();
+        let (frame, names) = (self.frame, &self.labels);
         if let Some(c) = &mut self.counter {
-            for (id, class_id, centre) in self.tracker.seen_now() {
-                c.observe(id, class_id, centre);
+            for &(id, det) in &seen {
+                let centre = [(det.bbox[0] + det.bbox[2]) / 2.0, (det.bbox[1] + det.bbox[3]) / 2.0];
+                if let Some(dir) = c.observe(id, det.class_id, centre) {
+                    let mut e = Event::new("line_crossed", time, frame, id, &det, names);
+                    e.direction = Some(if dir == Direction::In { "in" } else { "out" });
+                    self.pending.push(e);
+                }
             }
             let tracker = &self.tracker;
             c.retain(|id| tracker.is_alive(id));
         }
+        if !self.zones.is_empty() {
+            let boxes: Vec<(u64, usize, [f32; 4])> = seen.iter().map(|(id, d)| (*id, d.class_id, d.bbox)).collect();
+            let tracker = &self.tracker;
+            let changes = self.zones.update((w, h), time, &boxes, |id| tracker.is_alive(id));
+            for (id, d) in &seen {
+                self.last_seen.insert(*id, *d);
+            }
+            for change in changes {
+                let (kind, zone, id, dwell) = match change {
+                    ZoneChange::Entered { zone, id, .. } => ("zone_entered", zone, id, None),
+                    ZoneChange::Left { zone, id, dwell, .. } => ("zone_left", zone, id, Some(dwell)),
+                    ZoneChange::Dwelling { zone, id, dwell, .. } => ("dwell_alert", zone, id, Some(dwell)),
+                };
+                let Some(det) = self.last_seen.get(&id) else { continue };
+                let mut e = Event::new(kind, time, frame, id, det, names);
+                e.zone = self.zones.zones.get(zone).map(|z| z.spec.name.clone());
+                e.dwell_s = dwell.map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0);
+                self.pending.push(e);
+            }
+            self.last_seen.retain(|id, _| tracker.is_alive(*id));
+        }
         self.cost = start.elapsed();
+    }
+
+    /// Sends the newest update's events (a snapshot draws `scene` on the frame), and the counts and zone
+    /// occupancy as retained state.
+    fn send_events(&mut self, processed: &Processed, scene: &Scene) {
+        let Some(events) = &self.events else {
+            self.pending.clear();
+            return;
+        };
+        let mut out = events.borrow_mut();
+        let labels = &self.labels;
+        for e in self.pending.drain(..) {
+            out.emit(&e, &mut || {
+                let mut img = (*processed.frame.image).clone();
+                overlay::draw_scene(&mut img, scene, labels, crate::canvas::Mapping::IDENTITY);
+                img
+            });
+        }
+        let counts = scene.line.as_ref().map(|l| crate::outputs::JsonCounts::of(l, labels));
+        let zones = crate::outputs::json_zones(&scene.zones, labels);
+        if counts.is_some() || !scene.zones.is_empty() {
+            out.state(&serde_json::json!({ "counts": counts, "zones": zones }));
+        }
     }
 
     /// Resolves the line for a `w x h` frame and clips it to the frame: only its part inside can be crossed, and
@@ -121,6 +208,7 @@ impl Tracking {
         scene.ids = self.ids_for(&scene.detections);
         scene.trails = if self.enabled && self.trails { draw::trails(&self.tracker) } else { Vec::new() };
         scene.line = self.counter.as_ref().map(LineView::of);
+        scene.zones = self.zones.zones.iter().map(ZoneView::of).collect();
     }
 
     pub fn apply(&mut self, action: &TrackAction) {
@@ -150,8 +238,10 @@ impl Tracking {
 
 impl FrameStep for Tracking {
     fn new_frame(&mut self, processed: &Processed, t: &Thresholds, scene: &mut Scene) {
+        self.frame = processed.frame.seq;
         self.update(&processed.candidates, t, processed.frame.time);
         self.fill(scene);
+        self.send_events(processed, scene);
     }
 
     fn reselected(&mut self, _processed: &Processed, _t: &Thresholds, scene: &mut Scene) {
@@ -193,6 +283,15 @@ impl FrameStep for Tracking {
                 "line in: {}   out: {}",
                 draw::per_class(&c.counts_in, names),
                 draw::per_class(&c.counts_out, names)
+            ));
+        }
+        for z in &self.zones.zones {
+            lines.push(format!(
+                "zone {}: {}   in: {}   out: {}",
+                z.spec.name,
+                draw::per_class(&z.now_per_class(), names),
+                draw::per_class(&z.entries, names),
+                draw::per_class(&z.exits, names)
             ));
         }
         lines
