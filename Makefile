@@ -20,7 +20,7 @@ APT_PACKAGES := libclang-dev nasm python3-venv python3-pip pkg-config libx11-6 l
                 libavformat-dev libavcodec-dev libavfilter-dev libavdevice-dev libswscale-dev libavutil-dev \
                 xvfb x11-apps imagemagick xdotool ffmpeg \
                 python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base \
-                gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+                gstreamer1.0-plugins-good gstreamer1.0-plugins-bad mosquitto mosquitto-clients
 
 .PHONY: setup setup-apt setup-venv setup-models-default build docs install install-files uninstall run test lint \
         bench-display detect-photos bench soak gpu-check clean

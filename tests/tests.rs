@@ -13,6 +13,8 @@ mod consumer;
 mod detect;
 /// `detect --out`: inputs never overwritten, sub-folders mirrored.
 mod detect_out;
+/// Zones and events: the events file against the frames, MQTT to a real broker that goes away and comes back.
+mod events;
 /// The fault table: failing and stalled sources, bad record paths, full disk, signals, old runtime.
 mod faults;
 /// Hostile input: mutated and crafted MP4s under a memory cap, models with broken metadata and outputs, broken images.
