@@ -249,17 +249,21 @@ fn mqtt_events_survive_a_broker_outage() {
     assert_eq!(retained("nv/status"), "offline");
     let counts: Value = serde_json::from_str(&retained("nv/counts")).expect("retained counts");
     assert!(counts["zones"]["mid"]["entered"].as_object().is_some_and(|o| !o.is_empty()), "{counts}");
-    // Detection did not wait for the broker: frames per second while it was down against while it was up.
+    // Detection did not wait for the broker: frames kept coming while it was down. A client that blocked on
+    // publishing would stall them for its connect timeout; the rates before and during are printed, not
+    // compared, since the tests around this one load the same two cores unevenly.
     let f = frames.lock().unwrap();
     let rate = |a: f64, b: f64| f.iter().filter(|t| **t > a && **t <= b).count() as f64 / (b - a);
     let (up, down) = (rate(down_at - 4.0, down_at), rate(down_at + 0.5, up_at));
+    let longest_gap =
+        f.windows(2).filter(|w| w[1] > down_at && w[0] < up_at).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
     println!(
         "MQTT outage: broker down at {down_at:.1} s, up at {up_at:.1} s; {} events, {} during the outage, all \
          delivered; frames/s {up:.1} before, {down:.1} while down; {summary}",
         written.len(),
         during.len()
     );
-    assert!(down >= 0.6 * up, "detection slowed while the broker was down: {down:.1} vs {up:.1} frames/s");
+    assert!(longest_gap < 2.0, "frames stalled {longest_gap:.2} s while the broker was down ({down:.1} vs {up:.1}/s)");
     drop(broker);
 }
 
