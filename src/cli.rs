@@ -190,6 +190,13 @@ pub struct LiveArgs {
     /// on PREFIX/status: mqtt://[USER:PASSWORD@]HOST[:PORT]/PREFIX
     #[arg(long, value_name = "URL")]
     pub mqtt: Option<String>,
+    /// Pixelate these classes (names or ids, e.g. person) in the window and in everything written: recordings,
+    /// saved frames, snapshots; with tracking on, also where the detector missed them (B: off in the window only)
+    #[arg(long, value_name = "CLASSES")]
+    pub blur: Option<String>,
+    /// At the end (also on Q and Ctrl-C), write where the tracks went, as a heatmap over the last frame (PNG)
+    #[arg(long, value_name = "FILE.png")]
+    pub heatmap_out: Option<PathBuf>,
     /// What the window shows: `every` captured frame, with the newest boxes moved to it by the tracker, or
     /// only the `processed` frames, with exactly the boxes found on each (the recording holds the same)
     #[arg(long, default_value = "every", value_name = "every|processed")]

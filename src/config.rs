@@ -90,6 +90,9 @@ pub struct LiveConfig {
     pub dwell_alert: Option<std::time::Duration>,
     /// `--events`, `--event-snapshots`, `--mqtt`.
     pub events: EventsConfig,
+    /// `--blur`, checked against the model's labels once it has loaded.
+    pub blur: Option<ClassSpec>,
+    pub heatmap_out: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -175,6 +178,11 @@ impl ClassSpec {
         ids.dedup();
         Ok(ids)
     }
+}
+
+/// An error about `--classes` said about the flag that was really given (`--blur` takes classes the same way).
+pub fn for_flag(e: anyhow::Error, flag: &str) -> anyhow::Error {
+    anyhow::anyhow!(e.to_string().replacen("--classes", flag, 1))
 }
 
 fn check_range<T: PartialOrd + std::fmt::Display>(flag: &str, v: T, range: &RangeInclusive<T>) -> anyhow::Result<()> {
@@ -382,6 +390,21 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         snapshots: live.event_snapshots.clone(),
         mqtt: live.mqtt.as_deref().map(MqttTarget::parse).transpose()?,
     };
+    let blur = live.blur.as_deref().map(ClassSpec::parse).transpose().map_err(|e| for_flag(e, "--blur"))?;
+    if let Some(path) = &live.heatmap_out {
+        if path.symlink_metadata().is_ok() {
+            bail!(
+                "--heatmap-out {}: the file exists; give a new name (nothing you own is overwritten)",
+                path.display()
+            );
+        }
+        if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+            bail!("--heatmap-out {}: give a .png file name", path.display());
+        }
+        if live.no_track {
+            bail!("--heatmap-out draws where tracks went: it cannot be used with --no-track");
+        }
+    }
     if events.any() && live.no_track {
         bail!("--events, --event-snapshots and --mqtt report tracked objects: they cannot be used with --no-track");
     }
@@ -415,6 +438,8 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         zones,
         dwell_alert,
         events,
+        blur,
+        heatmap_out: live.heatmap_out,
     })
 }
 

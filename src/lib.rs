@@ -17,6 +17,7 @@ pub mod messages;
 pub mod outputs;
 pub mod overlay;
 pub mod pipeline;
+pub mod privacy;
 pub mod progress;
 pub mod record;
 pub mod runtime;

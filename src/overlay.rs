@@ -29,6 +29,8 @@ pub struct Scene {
     pub line: Option<LineView>,
     /// Zones with what is inside, drawn under everything.
     pub zones: Vec<crate::track::draw_zones::ZoneView>,
+    /// Boxes to pixelate (`--blur`), frame pixels: done first, so no tag or box is blurred with them.
+    pub blur: Vec<[f32; 4]>,
 }
 
 impl Scene {
@@ -46,6 +48,9 @@ pub fn draw_scene(img: &mut RgbImage, scene: &Scene, labels: &[String], to_img: 
 /// As `draw_scene`; tags also keep off `avoid` (the window's HUD and REC badge, in `img` pixels) when they can.
 pub fn draw_scene_avoiding(img: &mut RgbImage, scene: &Scene, labels: &[String], to_img: Mapping, avoid: &[Rect]) {
     let (thickness, scale) = style_for(img.width(), img.height());
+    for b in &scene.blur {
+        crate::privacy::pixelate(img, to_img.apply(*b));
+    }
     if !scene.zones.is_empty() {
         track::draw_zones::draw_zones(img, &scene.zones, labels, to_img, &font(), scale);
     }

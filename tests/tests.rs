@@ -30,6 +30,8 @@ mod nothing_lost;
 mod pipeline;
 /// JPEG decoding and the bilinear resize against OpenCV's own output.
 mod preprocess;
+/// `--blur` on the photos and on a missed detection; `--heatmap-out` on SIGTERM and Q.
+mod privacy;
 /// Decoders and selection fed arbitrary tensors: no panic, no box outside the image.
 mod properties;
 /// Soak: memory flat and queues bounded over a long recorded run (SOAK_SECONDS, default 60).

@@ -18,7 +18,7 @@ use crate::events::EventOutputs;
 use crate::messages;
 use crate::outputs::{OutputConfig, Outputs};
 use crate::pipeline::{InferenceSettings, Pipeline, PipelineConfig};
-use crate::track::live::Tracking;
+use crate::track::live::{HeatState, Tracking};
 use crate::track::zones::Zones;
 use crate::ui::WindowPresenter;
 
@@ -81,8 +81,15 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     let mut consumer = Consumer::new(&pipeline, &mut outputs, thresholds, cfg.max_frames, &stop);
     // Always a step, so T can turn tracking on in the window after --no-track.
     let zones = Zones::new(cfg.zones, cfg.dwell_alert);
+    let blur = match &cfg.blur {
+        Some(spec) => spec.resolve(&pipeline.info.labels).map_err(|e| crate::config::for_flag(e, "--blur"))?,
+        None => Vec::new(),
+    };
+    let heat = cfg.heatmap_out.as_ref().map(|_| Rc::new(RefCell::new(HeatState::default())));
     consumer.add_step(Box::new(
-        Tracking::new(cfg.line, cfg.track, pipeline.info.labels.clone()).with_watch(zones, events.clone()),
+        Tracking::new(cfg.line, cfg.track, pipeline.info.labels.clone())
+            .with_watch(zones, events.clone())
+            .with_privacy(blur, heat.clone()),
     ));
     let result = consumer.run(presenter.as_mut());
     let shown = consumer.summary();
@@ -90,6 +97,16 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     // Finalise the recording whatever happened above: nothing recorded is lost.
     let stats = Arc::clone(&pipeline.stats);
     let failures = u64::from(outputs.finish()) + stats.source.skipped();
+    let mut failures = failures;
+    if let (Some(path), Some(heat)) = (&cfg.heatmap_out, heat) {
+        match write_heatmap(path, &heat.borrow(), &pipeline.info.labels) {
+            Ok(line) => messages::note(&line),
+            Err(e) => {
+                messages::warn(&format!("{e:#}"));
+                failures += 1;
+            }
+        }
+    }
     // Events last: the MQTT broker gets "offline" and what is still queued (up to 2 s).
     if let Some(events) = events {
         for line in events.borrow_mut().finish() {
@@ -115,4 +132,24 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
         Err(e) => Err(e),
         Ok(_) => Ok(u8::from(failures > 0)),
     }
+}
+
+/// The whole run's heatmap over the last frame, as a new PNG; the closing line says where and what it holds.
+fn write_heatmap(path: &std::path::Path, heat: &HeatState, labels: &[String]) -> anyhow::Result<String> {
+    let (Some(map), Some(frame)) = (&heat.map, &heat.last_frame) else {
+        anyhow::bail!("--heatmap-out {}: no frame was processed, so there is no heatmap to write", path.display());
+    };
+    crate::outputs::save_new(&map.render(frame, true), path).with_context(|| {
+        format!("cannot write --heatmap-out {}; pass a path in a folder you can write", path.display())
+    })?;
+    let per_class: Vec<String> = map
+        .tracks
+        .iter()
+        .map(|(c, ids)| format!("{} {}", crate::detector::labels::name(labels, *c), ids.len()))
+        .collect();
+    Ok(format!(
+        "heatmap written to {} (tracks: {})",
+        path.display(),
+        if per_class.is_empty() { "none".into() } else { per_class.join(", ") }
+    ))
 }

@@ -2,7 +2,7 @@
 //! the zones, puts IDs, trails and counts into the scene, and sends the events (main thread).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use crate::overlay;
 
 use super::draw::{self, LineView};
 use super::draw_zones::ZoneView;
+use super::heatmap::Heatmap;
 use super::line::{Counter, Direction, LineSpec};
 use super::zones::{ZoneChange, Zones};
 use super::{Ids, State, Tracker, TrackerConfig};
@@ -47,6 +48,18 @@ pub struct Tracking {
     last_seen: HashMap<u64, Detection>,
     /// Number of the frame being processed.
     frame: u64,
+    /// `--blur`: classes whose boxes are pixelated, detected or (tracking on) predicted where the detector missed.
+    blur: Vec<usize>,
+    /// `--heatmap-out` (and the window's `M`): where the tracks' feet went, with the newest frame to draw it on.
+    pub heat: Option<Rc<RefCell<HeatState>>>,
+}
+
+/// The heatmap and what it is drawn over, shared with the command that writes it at the end.
+#[derive(Default)]
+pub struct HeatState {
+    pub map: Option<Heatmap>,
+    previous: BTreeMap<u64, [f32; 2]>,
+    pub last_frame: Option<std::sync::Arc<image::RgbImage>>,
 }
 
 impl Tracking {
@@ -66,7 +79,38 @@ impl Tracking {
             pending: Vec::new(),
             last_seen: HashMap::new(),
             frame: 0,
+            blur: Vec::new(),
+            heat: None,
         }
+    }
+
+    /// With the classes to blur and the heatmap to feed.
+    pub fn with_privacy(mut self, blur: Vec<usize>, heat: Option<Rc<RefCell<HeatState>>>) -> Tracking {
+        self.blur = blur;
+        self.heat = heat;
+        self
+    }
+
+    /// Boxes to blur at source time `time` (None: the newest frame's): detections of the blurred classes, and
+    /// every live track of those classes (the detector's miss is where a face would leak), moved to `time`.
+    fn blur_boxes(&self, dets: &[Detection], time: Option<Duration>) -> Vec<[f32; 4]> {
+        if self.blur.is_empty() {
+            return Vec::new();
+        }
+        let mut boxes: Vec<[f32; 4]> =
+            dets.iter().filter(|d| self.blur.contains(&d.class_id)).map(|d| d.bbox).collect();
+        if self.enabled {
+            let (w, h) = self.frame_size.unwrap_or((u32::MAX, u32::MAX));
+            for t in self.tracker.tracks.iter().filter(|t| self.blur.contains(&t.class_id)) {
+                let b = t.filter.bbox();
+                let b = match time {
+                    Some(time) if t.id != 0 => self.tracker.moved_to(t.id, b, time),
+                    _ => b,
+                };
+                boxes.push(clip_box(b, w, h));
+            }
+        }
+        boxes
     }
 
     /// With zones and the outputs events go to.
@@ -209,6 +253,30 @@ impl Tracking {
         scene.trails = if self.enabled && self.trails { draw::trails(&self.tracker) } else { Vec::new() };
         scene.line = self.counter.as_ref().map(LineView::of);
         scene.zones = self.zones.zones.iter().map(ZoneView::of).collect();
+        scene.blur = self.blur_boxes(&scene.detections, None);
+    }
+
+    /// The tracks' feet into the heatmap, made at the first frame's size.
+    fn feed_heat(&mut self, processed: &Processed) {
+        let Some(heat) = &self.heat else { return };
+        let mut heat = heat.borrow_mut();
+        let (w, h) = processed.frame.image.dimensions();
+        if heat.map.as_ref().is_none_or(|m| m.cols != w.div_ceil(super::heatmap::CELL)) {
+            heat.map = Some(Heatmap::new(w, h));
+        }
+        let feet: Vec<(u64, usize, [f32; 2])> = self
+            .tracker
+            .tracks
+            .iter()
+            .filter(|t| t.state == State::Tracked && t.id != 0)
+            .filter_map(|t| t.detection.map(|(_, d)| (t.id, t.class_id, super::zones::feet(d.bbox))))
+            .collect();
+        let HeatState { map, previous, last_frame } = &mut *heat;
+        if let Some(map) = map {
+            map.add(processed.frame.time, &feet, previous);
+        }
+        previous.retain(|id, _| self.tracker.is_alive(*id));
+        *last_frame = Some(processed.frame.image.clone());
     }
 
     pub fn apply(&mut self, action: &TrackAction) {
@@ -242,6 +310,7 @@ impl FrameStep for Tracking {
         self.update(&processed.candidates, t, processed.frame.time);
         self.fill(scene);
         self.send_events(processed, scene);
+        self.feed_heat(processed);
     }
 
     fn reselected(&mut self, _processed: &Processed, _t: &Thresholds, scene: &mut Scene) {
@@ -260,6 +329,7 @@ impl FrameStep for Tracking {
                 d.bbox = clip_box(self.tracker.moved_to(*id, d.bbox, time), w, h);
             }
         }
+        scene.blur = self.blur_boxes(&scene.detections, Some(time));
     }
 
     fn on_action(&mut self, action: &TrackAction) {

@@ -12,6 +12,7 @@ pub mod assign;
 pub mod bench;
 pub mod draw;
 pub mod draw_zones;
+pub mod heatmap;
 pub mod kalman;
 pub mod line;
 pub mod live;
