@@ -594,7 +594,6 @@ pub fn resolve_model(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
 mod tests {
     use super::*;
     use crate::detector::labels::COCO80;
-    use clap::Parser;
 
     fn coco() -> Vec<String> {
         COCO80.iter().map(|s| s.to_string()).collect()
