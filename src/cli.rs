@@ -23,6 +23,34 @@ pub struct Cli {
     pub model: ModelArgs,
     #[command(flatten)]
     pub live: LiveArgs,
+    /// The live viewer's options given before a command (`nasview --source clip.mp4 bench`), by their long
+    /// names: clap takes them as the viewer's and the command never reads them, so `config` refuses them.
+    #[arg(skip)]
+    pub live_before_command: Vec<String>,
+}
+
+impl Cli {
+    /// Parses a command line, noting the live viewer's options given before a command.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if matches.subcommand().is_some() {
+            // Every option of LiveArgs, however many are added: those given on the command line before the
+            // command are in the top level's matches.
+            let live = LiveArgs::augment_args(clap::Command::new("live"));
+            cli.live_before_command = live
+                .get_arguments()
+                .filter(|a| matches.value_source(a.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine))
+                .map(|a| format!("--{}", a.get_long().unwrap_or(a.get_id().as_str())))
+                .collect();
+        }
+        Ok(cli)
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -195,9 +195,9 @@ fn check_range<T: PartialOrd + std::fmt::Display>(flag: &str, v: T, range: &Rang
 impl Config {
     /// Checks every argument once and builds the configuration of the chosen command.
     pub fn from_cli(cli: Cli) -> anyhow::Result<Config> {
-        let Cli { command, model, live } = cli;
+        let Cli { command, model, live, live_before_command } = cli;
         if let Some(cmd) = &command {
-            check_no_live_options(cmd, &live)?;
+            check_no_live_options(cmd, &live_before_command)?;
         }
         let ort_lib = model.ort_lib.clone();
         let command = match command {
@@ -241,34 +241,20 @@ impl Config {
 
 /// Options of the live viewer given before a command (`nasview --source clip.mp4 bench`) would be dropped without
 /// a word: clap takes them as the viewer's, and the command never reads them. Refused, naming where they go.
-fn check_no_live_options(cmd: &cli::Command, live: &cli::LiveArgs) -> anyhow::Result<()> {
+fn check_no_live_options(cmd: &cli::Command, given: &[String]) -> anyhow::Result<()> {
     let (name, own): (&str, &[&str]) = match cmd {
         cli::Command::Detect(_) => ("detect", &["--overwrite"]),
         cli::Command::Bench(_) => ("bench", &["--source"]),
         cli::Command::Cameras => ("cameras", &[]),
         cli::Command::Completions { .. } | cli::Command::Manpage { .. } => return Ok(()),
     };
-    let given = [
-        ("--source", live.source.is_some()),
-        ("--resolution", live.resolution.is_some()),
-        ("--fps", live.fps.is_some()),
-        ("--pixel-format", live.pixel_format.is_some()),
-        ("--record", live.record.is_some()),
-        ("--overwrite", live.overwrite),
-        ("--record-hud", live.record_hud),
-        ("--save-frames", live.save_frames.is_some()),
-        ("--headless", live.headless),
-        ("--max-frames", live.max_frames.is_some()),
-        ("--line", live.line.is_some()),
-        ("--no-track", live.no_track),
-    ];
-    let Some((flag, _)) = given.iter().find(|(_, given)| *given) else {
+    let Some(flag) = given.first().map(String::as_str) else {
         return Ok(());
     };
-    if own.contains(flag) {
+    if own.contains(&flag) {
         bail!("{flag} is given before `{name}`, where it belongs to the live viewer and `{name}` would ignore it; put it after the command: nasview {name} {flag} ...");
     }
-    let instead = match (name, *flag) {
+    let instead = match (name, flag) {
         ("detect", "--record" | "--save-frames") => "; `nasview detect` writes annotated images with --out DIR",
         ("bench", _) => "; `nasview bench` takes --source, --frames and --json (see `nasview bench --help`)",
         _ => "",
@@ -633,7 +619,6 @@ pub fn resolve_model(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
 mod tests {
     use super::*;
     use crate::detector::labels::COCO80;
-    use clap::Parser;
 
     fn coco() -> Vec<String> {
         COCO80.iter().map(|s| s.to_string()).collect()
@@ -642,7 +627,7 @@ mod tests {
     fn config(args: &[&str]) -> anyhow::Result<Config> {
         let mut argv = vec!["nasview", "--model", "m.onnx"];
         argv.extend_from_slice(args);
-        Config::from_cli(Cli::try_parse_from(argv)?)
+        Config::from_cli(Cli::try_parse_args(argv)?)
     }
 
     fn error(args: &[&str]) -> String {
@@ -695,6 +680,11 @@ mod tests {
         assert!(err.contains("--record is an option of the live viewer") && err.contains("--out DIR"), "{err}");
         let err = error(&["--headless", "cameras"]);
         assert!(err.contains("--headless is an option of the live viewer") && err.contains("`cameras`"), "{err}");
+        // Options added later are covered too (the list comes from clap).
+        let err = error(&["--rtsp-transport", "tcp", "bench"]);
+        assert!(err.contains("--rtsp-transport is an option of the live viewer"), "{err}");
+        let err = error(&["--display", "processed", "detect", "Cargo.toml"]);
+        assert!(err.contains("--display is an option of the live viewer"), "{err}");
         let err = error(&["--overwrite", "detect", "Cargo.toml"]);
         assert!(err.contains("put it after the command: nasview detect --overwrite"), "{err}");
         // After the command, or the model options anywhere (they are global): fine.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use nasview::cli::Cli;
 use nasview::config::{Command, Config};
@@ -11,7 +11,7 @@ use nasview::{commands, messages, runtime};
 
 fn main() -> ExitCode {
     messages::init_logging();
-    match run(Cli::parse()) {
+    match run(Cli::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit())) {
         // 0: all done; 1: finished, but something asked for failed (a recording, an image).
         Ok(code) => ExitCode::from(code),
         // 2: could not run. The one place an error is printed.

@@ -391,13 +391,14 @@ mod tests {
             assert!(bad.parse::<Tiling>().is_err(), "{bad}");
         }
         assert_eq!("10,20,300,400".parse::<Region>().unwrap(), Region::pixels(10.0, 20.0, 300.0, 400.0));
-        for bad in ["1,2,3", "300,20,10,400", "0,0,nan,5", "-5,0,10,10", "0,0,1,1", "0.5,0.5,0.5,0.9"] {
+        for bad in ["1,2,3", "300,20,10,400", "0,0,nan,5", "-5,0,10,10", "5,5,6,6", "0.5,0.5,0.5,0.9"] {
             assert!(bad.parse::<Region>().is_err(), "{bad}");
         }
         // Words among the numbers are refused, not dropped (100,abc,200,300,400 was taken as 100,200,300,400).
         let err = "100,abc,200,300,400".parse::<Region>().unwrap_err().to_string();
         assert!(err.contains("is not four numbers"), "{err}");
-        // Fractions, as --line takes them: resolved for each frame's size.
+        // Fractions, as --line takes them: resolved for each frame's size (0,0,1,1 is the whole frame).
+        assert_eq!("0,0,1,1".parse::<Region>().unwrap().in_frame(64, 48), Some(Rect::full(64, 48)));
         let half = "0.25,0.25,0.75,0.75".parse::<Region>().unwrap();
         assert_eq!(half.in_frame(768, 576), Some(Rect { x: 192, y: 144, w: 384, h: 288 }));
         assert_eq!(half.in_frame(200, 100), Some(Rect { x: 50, y: 25, w: 100, h: 50 }));
