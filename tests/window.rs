@@ -296,6 +296,18 @@ fn every_captured_frame_is_shown_in_the_window() {
         .filter(|l| field::<u64>(l, "frame") > field::<u64>(l, "result") && field::<usize>(l, "objects") > 0)
         .count();
     assert!(carried > 0 || results >= captured * 0.9, "no frame shown between results with boxes:\n{all}");
+
+    // `--display processed`: only processed frames, each with its own boxes.
+    let (mut child, log) =
+        x.launch(&["--source", "demo", "--display", "processed", "--model", m.to_str().unwrap()], &dir);
+    log.wait_for("view frame=", 0, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(3));
+    x.xdotool(&["key", "q"]);
+    assert!(child.wait().unwrap().success());
+    let all = log.0.lock().unwrap().join("\n");
+    assert_eq!(number_before(&all, " frames shown"), number_before(&all, " results ("), "{all}");
+    let views: Vec<&str> = all.lines().filter(|l| l.contains("view frame=")).collect();
+    assert!(views.iter().all(|l| field::<u64>(l, "frame") == field::<u64>(l, "result")), "{all}");
 }
 
 /// The window manager's close button, as the X11 message it sends (Xvfb has no window manager).

@@ -1,15 +1,17 @@
 //! The consumer loop (main thread): what happens to each processed frame, for the window and headless alike.
 //!
-//! Each turn: receive the newest processed frame (unless paused), select its detections at the current
-//! thresholds into a `Scene`, run the per-frame steps, feed the outputs (recording, PNG frames, JSON lines:
-//! `outputs.rs`), then hand the frame and the HUD figures to a `Presenter` (the window in `ui/`, or
-//! `Headless`), which answers with `Action`s (pause, thresholds, record, snapshot, quit).
+//! Each turn (unless paused): receive the newest processed frame, select its detections at the current
+//! thresholds into a `Scene`, run the per-frame steps, give it to the JSON lines (`outputs.rs`); then the
+//! frame to show: the processed one (`--display processed`, headless), or the newest captured frame
+//! (`Pipeline::frames`, `--display every`) with the newest scene moved to its time by the steps (`moved`).
+//! A frame shown goes to the recording and PNG frames, then with the HUD figures to a `Presenter` (the
+//! window in `ui/`, or `Headless`), which answers with `Action`s (pause, thresholds, record, snapshot, quit).
 //!
 //! Where new work plugs in:
-//! - **Per-frame steps** (a tracker, a counting line): implement `FrameStep` and add it with
+//! - **Per-frame steps** (a tracker, a counting line): implement `step::FrameStep` and add it with
 //!   `Consumer::add_step`. `new_frame` runs once per new processed frame, in frame order, after selection
 //!   and before the outputs, never while paused; a slider moved on a paused frame calls `reselected`
-//!   instead (the same frame, not a new one).
+//!   instead (the same frame, not a new one); `moved` moves a copy of the scene to a later frame.
 //! - **Drawing** (IDs, trails, a line): add fields to `overlay::Scene` and draw them in
 //!   `overlay::draw_scene`, which both the window and the recording use.
 //! - **HUD figures**: add a field to `stats::HudStats`, fill it in `Consumer::hud`, print it in
