@@ -27,7 +27,8 @@ pub fn parse(arg: &str, range: &std::ops::RangeInclusive<f32>) -> anyhow::Result
             )
         })?;
         if !range.contains(&v) {
-            bail!("--conf {v}: outside {}..={} (in {arg:?})", range.start(), range.end());
+            let what = class.map(|c| format!("{c}=")).unwrap_or_default();
+            bail!("--conf {what}{v} is outside {}..{}: give a value in that range", range.start(), range.end());
         }
         match class {
             None if default.is_some() => bail!("--conf {arg:?}: two defaults; give one bare number, then CLASS=VALUE"),

@@ -31,6 +31,7 @@ use anyhow::bail;
 use crossbeam_channel::RecvTimeoutError;
 
 use self::stats::{HudStats, PassesHud, Rates};
+use crate::class_conf::ClassConf;
 use crate::detector::tiles::Tiling;
 use crate::detector::Thresholds;
 use crate::messages;
@@ -51,6 +52,8 @@ pub enum Action {
     TogglePause,
     /// New thresholds: the frame shown is selected again (also while paused).
     SetThresholds(Thresholds),
+    /// Classes' own thresholds and hidden classes (the window's legend): selected again like thresholds.
+    SetClassConf(ClassConf),
     ToggleRecording,
     Snapshot,
     /// New settings for the inference thread, from the next frame on.
@@ -88,6 +91,8 @@ pub struct Consumer<'a> {
     outputs: &'a mut Outputs,
     steps: Vec<Box<dyn FrameStep>>,
     thresholds: Thresholds,
+    /// Classes' own thresholds (`--conf 0.25,person=0.5`, the legend) and hidden classes.
+    class_conf: ClassConf,
     max_frames: Option<u64>,
     stop: &'a AtomicBool,
     /// The newest result and its scene at the current thresholds (steps included, not moved).
@@ -115,6 +120,7 @@ impl<'a> Consumer<'a> {
             outputs,
             steps: Vec::new(),
             thresholds,
+            class_conf: ClassConf::default(),
             max_frames,
             stop,
             result: None,
@@ -149,6 +155,12 @@ impl<'a> Consumer<'a> {
         )
     }
 
+    /// Classes' own thresholds from the start (`--conf 0.25,person=0.5`).
+    pub fn with_class_conf(mut self, class_conf: ClassConf) -> Self {
+        self.class_conf = class_conf;
+        self
+    }
+
     pub fn add_step(&mut self, step: Box<dyn FrameStep>) {
         self.steps.push(step);
     }
@@ -156,10 +168,11 @@ impl<'a> Consumer<'a> {
     /// A new processed frame: select, run the steps, in frame order. Returns the view of the processed
     /// frame itself (its latency: capture -> result).
     fn new_result(&mut self, processed: Processed, now: Instant) -> FrameView {
-        let mut scene = Scene::new(processed.candidates.select(&self.thresholds));
+        let mut scene = Scene::new(self.class_conf.select(&processed.candidates, &self.thresholds));
         for step in &mut self.steps {
             step.new_frame(&processed, &self.thresholds, &mut scene);
         }
+        scene.trails.retain(|t| !self.class_conf.hidden.contains(&t.class_id));
         let processed = Arc::new(processed);
         self.result = Some((Arc::clone(&processed), scene.clone()));
         let latency = now.saturating_duration_since(processed.frame.captured_at);
@@ -233,10 +246,11 @@ impl<'a> Consumer<'a> {
     fn reselect(&mut self, view: &mut FrameView, paused: bool) {
         view.thresholds = self.thresholds.clone();
         if let Some((p, scene)) = &mut self.result {
-            *scene = Scene::new(p.candidates.select(&view.thresholds));
+            *scene = Scene::new(self.class_conf.select(&p.candidates, &view.thresholds));
             for step in &mut self.steps {
                 step.reselected(p, &view.thresholds, scene);
             }
+            scene.trails.retain(|t| !self.class_conf.hidden.contains(&t.class_id));
         }
         if let Some((p, scene)) = self.scene_at(view.frame.time) {
             (view.processed, view.scene) = (p, scene);
@@ -333,6 +347,12 @@ impl<'a> Consumer<'a> {
                     }
                     Action::SetThresholds(t) => {
                         self.thresholds = t;
+                        if let Some(v) = &mut current {
+                            self.reselect(v, paused);
+                        }
+                    }
+                    Action::SetClassConf(c) => {
+                        self.class_conf = c;
                         if let Some(v) = &mut current {
                             self.reselect(v, paused);
                         }
