@@ -82,9 +82,10 @@ pub struct ModelArgs {
     /// models/yolo_nas_{s,m,l}.onnx, models/yolov12n_int8.onnx, models/yolov12n.onnx]; `bench` takes several
     #[arg(long, global = true, value_name = "FILE")]
     pub model: Vec<PathBuf>,
-    /// Confidence threshold. For exports with embedded NMS this only filters what the graph returns
-    #[arg(long, global = true, default_value_t = 0.25, value_name = "0..1")]
-    pub conf: f32,
+    /// Confidence threshold, and classes' own: `0.25,person=0.5,car=0.4` (names or ids; the bare number is
+    /// the rest's). For exports with embedded NMS this only filters what the graph returns
+    #[arg(long, global = true, default_value = "0.25", value_name = "0..1[,CLASS=0..1]")]
+    pub conf: String,
     /// IoU threshold of NMS. Exports with embedded NMS keep the IoU baked in at export time
     #[arg(long, global = true, default_value_t = 0.7, value_name = "0..1")]
     pub iou: f32,

@@ -62,6 +62,8 @@ pub struct ModelConfig {
     pub load: LoadOptions,
     /// `--classes`, checked for form here and against the model's labels once it has loaded.
     pub classes: Option<ClassSpec>,
+    /// `--conf`'s classes (`person=0.5`), checked the same way.
+    pub class_conf: crate::class_conf::ClassConfSpec,
     pub thresholds: Thresholds,
     /// `--tiles` and `--region`: the passes run on each frame besides the full frame.
     pub passes: PassSettings,
@@ -266,7 +268,7 @@ fn check_no_live_options(cmd: &cli::Command, given: &[String]) -> anyhow::Result
 }
 
 fn load_options(m: &cli::ModelArgs) -> anyhow::Result<(LoadOptions, Thresholds)> {
-    check_range("--conf", m.conf, &CONF_RANGE)?;
+    let (conf, _) = crate::class_conf::parse(&m.conf, &CONF_RANGE)?;
     check_range("--iou", m.iou, &IOU_RANGE)?;
     if let Some(f) = &m.labels {
         if !f.is_file() {
@@ -286,7 +288,7 @@ fn load_options(m: &cli::ModelArgs) -> anyhow::Result<(LoadOptions, Thresholds)>
         // "auto" leaves the choice to the command.
         spin: m.spin.parse().map_or(SpinSetting::Unset, SpinSetting::Fixed),
     };
-    Ok((load, Thresholds { conf: m.conf, iou: m.iou }))
+    Ok((load, Thresholds { conf, iou: m.iou }))
 }
 
 fn model_config(m: &cli::ModelArgs) -> anyhow::Result<ModelConfig> {
@@ -297,7 +299,9 @@ fn model_config(m: &cli::ModelArgs) -> anyhow::Result<ModelConfig> {
         _ => bail!("--model is given {} times; only `nasview bench` compares several models", m.model.len()),
     };
     let classes = m.classes.as_deref().map(ClassSpec::parse).transpose()?;
-    Ok(ModelConfig { path, load, classes, thresholds, passes: PassSettings { tiling: m.tiles, region: m.region } })
+    let (_, class_conf) = crate::class_conf::parse(&m.conf, &CONF_RANGE)?;
+    let passes = PassSettings { tiling: m.tiles, region: m.region };
+    Ok(ModelConfig { path, load, classes, class_conf, thresholds, passes })
 }
 
 fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveConfig> {

@@ -7,6 +7,7 @@
 
 pub mod canvas;
 pub mod channel;
+pub mod class_conf;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -17,8 +17,14 @@ fn fast_source_slow_inference_keeps_only_the_newest_frame() {
     let spec = Spec::parse("demo", &CameraRequest::default(), Some(500)).unwrap();
     let load = cpu_options();
     let thresholds = Thresholds { conf: 0.25, iou: 0.7 };
-    let model =
-        ModelConfig { path: model("yolov12n_int8.onnx"), load, classes: None, thresholds, passes: Default::default() };
+    let model = ModelConfig {
+        path: model("yolov12n_int8.onnx"),
+        load,
+        classes: None,
+        class_conf: Default::default(),
+        thresholds,
+        passes: Default::default(),
+    };
     let cfg = PipelineConfig {
         model,
         settings: InferenceSettings { floor: 0.05, passes: Default::default() },

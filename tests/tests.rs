@@ -3,6 +3,8 @@
 /// Cameras without a camera: mode choice on six real mode lists, pixel formats against ffmpeg, a fake camera
 /// that stalls, is unplugged and comes back.
 mod camera;
+/// Per-class thresholds: `detect --conf 0.25,person=0.9` on the photos.
+mod class_conf;
 /// Bad input at the command line: clear one-line errors, non-zero exits, no panics.
 mod cli_errors;
 /// Shared paths and helpers.

@@ -296,6 +296,18 @@ fn every_captured_frame_is_shown_in_the_window() {
         .filter(|l| field::<u64>(l, "frame") > field::<u64>(l, "result") && field::<usize>(l, "objects") > 0)
         .count();
     assert!(carried > 0 || results >= captured * 0.9, "no frame shown between results with boxes:\n{all}");
+
+    // `--display processed`: only processed frames, each with its own boxes.
+    let (mut child, log) =
+        x.launch(&["--source", "demo", "--display", "processed", "--model", m.to_str().unwrap()], &dir);
+    log.wait_for("view frame=", 0, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(3));
+    x.xdotool(&["key", "q"]);
+    assert!(child.wait().unwrap().success());
+    let all = log.0.lock().unwrap().join("\n");
+    assert_eq!(number_before(&all, " frames shown"), number_before(&all, " results ("), "{all}");
+    let views: Vec<&str> = all.lines().filter(|l| l.contains("view frame=")).collect();
+    assert!(views.iter().all(|l| field::<u64>(l, "frame") == field::<u64>(l, "result")), "{all}");
 }
 
 /// The window manager's close button, as the X11 message it sends (Xvfb has no window manager).
@@ -520,4 +532,63 @@ fn zoom_region_drawn_with_z_and_the_mouse_finds_what_is_inside() {
     x.xdotool(&["key", "q"]);
     let status = child.wait().unwrap();
     assert!(status.success(), "nasview exit {status}");
+}
+
+#[test]
+fn class_legend_selects_sets_and_hides_a_class() {
+    let x = Xvfb::start();
+    let dir = scratch("window-legend");
+    let m = model("yolov12n_int8.onnx");
+    let (mut child, log) =
+        x.launch(&["--source", "demo", "--conf", "0.25,person=0.5", "--model", m.to_str().unwrap()], &dir);
+    log.wait_for("view frame=", 0, Duration::from_secs(60));
+    let win = x.window();
+    let geo = x.xdotool(&["getwindowgeometry", "--shell", &win]);
+    let g = |k: &str| geo.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().parse::<u32>().unwrap();
+    let geometry = (g("X"), g("Y"), g("WIDTH"), g("HEIGHT"));
+    // Pause on the astronaut: a person is shown, so the legend lists `person 0.50` at the top right.
+    let mark = log.len();
+    x.xdotool(&["key", "space"]);
+    let paused = log.wait_for("paused", mark, Duration::from_secs(10));
+    let objects: usize = field(&paused, "objects");
+    std::thread::sleep(Duration::from_millis(500));
+    let shot = x.grab(geometry);
+    shot.save(dir.join("legend.png")).unwrap();
+    let (w, _) = shot.dimensions();
+    let person = nasview::overlay::class_colour(0);
+    let entry: Vec<(u32, u32)> = (0..120)
+        .flat_map(|y| (w - 200..w).map(move |x| (x, y)))
+        .filter(|&(x, y)| *shot.get_pixel(x, y) == person)
+        .collect();
+    assert!(entry.len() > 100, "a person-red legend entry at the top right; see {}", dir.join("legend.png").display());
+    let (cx, cy) = (
+        entry.iter().map(|p| p.0).sum::<u32>() / entry.len() as u32,
+        entry.iter().map(|p| p.1).sum::<u32>() / entry.len() as u32,
+    );
+    let click = || {
+        x.xdotool(&["mousemove", &(geometry.0 + cx).to_string(), &(geometry.1 + cy).to_string(), "mousedown", "1"]);
+        std::thread::sleep(Duration::from_millis(150));
+        x.xdotool(&["mouseup", "1"]);
+        std::thread::sleep(Duration::from_millis(150));
+    };
+    // Select person; Up sets its own threshold (logged), the others keep 0.25.
+    let mark = log.len();
+    click();
+    log.wait_for("legend class=0 Selected", mark, Duration::from_secs(10));
+    x.xdotool(&["key", "Up"]);
+    log.wait_for("class 0 conf=0.55", mark, Duration::from_secs(10));
+    // Click again: person hidden, fewer objects on the same paused frame, no person red left in the frame.
+    let mark = log.len();
+    click();
+    log.wait_for("legend class=0 Hidden", mark, Duration::from_secs(10));
+    // The astronaut's frame holds a person and nothing else at these thresholds: nothing is left.
+    assert!(objects >= 1, "{paused}");
+    log.wait_for("objects=0 paused", mark, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(500));
+    let after = x.grab(geometry);
+    after.save(dir.join("legend_hidden.png")).unwrap();
+    let full = (0, 0, w, geometry.3);
+    assert!(count(&after, person, full) < count(&shot, person, full) / 4, "person boxes gone; see legend_hidden.png");
+    x.xdotool(&["key", "q"]);
+    assert!(child.wait().unwrap().success());
 }

@@ -43,6 +43,7 @@ pub fn run(cfg: &DetectConfig) -> anyhow::Result<u8> {
     let mut detector = load_detector(&model)?;
     messages::note(&detector.info.summary());
     let t = &cfg.model.thresholds;
+    let class_conf = cfg.model.class_conf.resolve(&detector.info.labels)?;
     if let Some(out) = &cfg.out {
         std::fs::create_dir_all(&out.dir)
             .with_context(|| format!("cannot create output folder {}; pass a writable --out DIR", out.dir.display()))?;
@@ -61,8 +62,8 @@ pub fn run(cfg: &DetectConfig) -> anyhow::Result<u8> {
                 continue;
             }
         };
-        let (cands, times) = detector.detect_tiled(&img, &cfg.model.passes, t.conf)?;
-        let scene = Scene::new(cands.select(t));
+        let (cands, times) = detector.detect_tiled(&img, &cfg.model.passes, class_conf.floor(t.conf))?;
+        let scene = Scene::new(class_conf.select(&cands, t));
         tracing::debug!(?times, "{}", path.display());
         let (width, height) = img.dimensions();
         // The copy first, so its line can say where it went.

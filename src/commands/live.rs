@@ -52,9 +52,10 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     }
     let thresholds = cfg.model.thresholds.clone();
     // Candidates are kept down to the slider's minimum, so it moves without a new inference.
-    let floor = CONF_FLOOR.min(thresholds.conf);
+    let floor = CONF_FLOOR.min(thresholds.conf).min(cfg.model.class_conf.0.iter().map(|c| c.1).fold(1.0, f32::min));
     let lossless = cfg.headless && cfg.source.every_frame_matters();
     let settings = InferenceSettings { floor, passes: cfg.model.passes };
+    let class_conf_spec = cfg.model.class_conf.clone();
     let model = ModelConfig { load: cfg.model.load.spinning_or(SPIN, SPIN), ..cfg.model };
     // Headless, the JSON lines are the output: one per processed frame, whatever --display says.
     let display_frames = !cfg.headless && cfg.display == DisplayMode::Every;
@@ -64,10 +65,15 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
         Pipeline::start(cfg.source, PipelineConfig { model, settings: settings.clone(), lossless, display_frames })?;
     messages::note(&pipeline.info.summary());
     messages::note(&format!("source {}", pipeline.source_desc));
+    let class_conf = class_conf_spec.resolve(&pipeline.info.labels)?;
     let mut presenter: Box<dyn Presenter> = if cfg.headless {
         Box::new(Headless)
     } else {
-        Box::new(WindowPresenter::open(pipeline.info.labels.clone(), &thresholds, floor)?.with_inference(settings))
+        Box::new(
+            WindowPresenter::open(pipeline.info.labels.clone(), &thresholds, floor)?
+                .with_inference(settings)
+                .with_class_conf(class_conf.clone()),
+        )
     };
     let out_cfg = OutputConfig {
         record: cfg.record,
@@ -78,7 +84,8 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
         fps_hint: cfg.fps_hint,
     };
     let mut outputs = Outputs::new(out_cfg, pipeline.info.labels.clone());
-    let mut consumer = Consumer::new(&pipeline, &mut outputs, thresholds, cfg.max_frames, &stop);
+    let mut consumer =
+        Consumer::new(&pipeline, &mut outputs, thresholds, cfg.max_frames, &stop).with_class_conf(class_conf);
     // Always a step, so T can turn tracking on in the window after --no-track.
     let zones = Zones::new(cfg.zones, cfg.dwell_alert);
     let blur = match &cfg.blur {

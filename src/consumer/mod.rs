@@ -1,15 +1,17 @@
 //! The consumer loop (main thread): what happens to each processed frame, for the window and headless alike.
 //!
-//! Each turn: receive the newest processed frame (unless paused), select its detections at the current
-//! thresholds into a `Scene`, run the per-frame steps, feed the outputs (recording, PNG frames, JSON lines:
-//! `outputs.rs`), then hand the frame and the HUD figures to a `Presenter` (the window in `ui/`, or
-//! `Headless`), which answers with `Action`s (pause, thresholds, record, snapshot, quit).
+//! Each turn (unless paused): receive the newest processed frame, select its detections at the current
+//! thresholds into a `Scene`, run the per-frame steps, give it to the JSON lines (`outputs.rs`); then the
+//! frame to show: the processed one (`--display processed`, headless), or the newest captured frame
+//! (`Pipeline::frames`, `--display every`) with the newest scene moved to its time by the steps (`moved`).
+//! A frame shown goes to the recording and PNG frames, then with the HUD figures to a `Presenter` (the
+//! window in `ui/`, or `Headless`), which answers with `Action`s (pause, thresholds, record, snapshot, quit).
 //!
 //! Where new work plugs in:
-//! - **Per-frame steps** (a tracker, a counting line): implement `FrameStep` and add it with
+//! - **Per-frame steps** (a tracker, a counting line): implement `step::FrameStep` and add it with
 //!   `Consumer::add_step`. `new_frame` runs once per new processed frame, in frame order, after selection
 //!   and before the outputs, never while paused; a slider moved on a paused frame calls `reselected`
-//!   instead (the same frame, not a new one).
+//!   instead (the same frame, not a new one); `moved` moves a copy of the scene to a later frame.
 //! - **Drawing** (IDs, trails, a line): add fields to `overlay::Scene` and draw them in
 //!   `overlay::draw_scene`, which both the window and the recording use.
 //! - **HUD figures**: add a field to `stats::HudStats`, fill it in `Consumer::hud`, print it in
@@ -29,6 +31,7 @@ use anyhow::bail;
 use crossbeam_channel::RecvTimeoutError;
 
 use self::stats::{HudStats, PassesHud, Rates};
+use crate::class_conf::ClassConf;
 use crate::detector::tiles::Tiling;
 use crate::detector::Thresholds;
 use crate::messages;
@@ -49,6 +52,8 @@ pub enum Action {
     TogglePause,
     /// New thresholds: the frame shown is selected again (also while paused).
     SetThresholds(Thresholds),
+    /// Classes' own thresholds and hidden classes (the window's legend): selected again like thresholds.
+    SetClassConf(ClassConf),
     ToggleRecording,
     Snapshot,
     /// New settings for the inference thread, from the next frame on.
@@ -86,6 +91,8 @@ pub struct Consumer<'a> {
     outputs: &'a mut Outputs,
     steps: Vec<Box<dyn FrameStep>>,
     thresholds: Thresholds,
+    /// Classes' own thresholds (`--conf 0.25,person=0.5`, the legend) and hidden classes.
+    class_conf: ClassConf,
     max_frames: Option<u64>,
     stop: &'a AtomicBool,
     /// The newest result and its scene at the current thresholds (steps included, not moved).
@@ -113,6 +120,7 @@ impl<'a> Consumer<'a> {
             outputs,
             steps: Vec::new(),
             thresholds,
+            class_conf: ClassConf::default(),
             max_frames,
             stop,
             result: None,
@@ -147,6 +155,12 @@ impl<'a> Consumer<'a> {
         )
     }
 
+    /// Classes' own thresholds from the start (`--conf 0.25,person=0.5`).
+    pub fn with_class_conf(mut self, class_conf: ClassConf) -> Self {
+        self.class_conf = class_conf;
+        self
+    }
+
     pub fn add_step(&mut self, step: Box<dyn FrameStep>) {
         self.steps.push(step);
     }
@@ -154,10 +168,11 @@ impl<'a> Consumer<'a> {
     /// A new processed frame: select, run the steps, in frame order. Returns the view of the processed
     /// frame itself (its latency: capture -> result).
     fn new_result(&mut self, processed: Processed, now: Instant) -> FrameView {
-        let mut scene = Scene::new(processed.candidates.select(&self.thresholds));
+        let mut scene = Scene::new(self.class_conf.select(&processed.candidates, &self.thresholds));
         for step in &mut self.steps {
             step.new_frame(&processed, &self.thresholds, &mut scene);
         }
+        scene.trails.retain(|t| !self.class_conf.hidden.contains(&t.class_id));
         let processed = Arc::new(processed);
         self.result = Some((Arc::clone(&processed), scene.clone()));
         let latency = now.saturating_duration_since(processed.frame.captured_at);
@@ -231,10 +246,11 @@ impl<'a> Consumer<'a> {
     fn reselect(&mut self, view: &mut FrameView, paused: bool) {
         view.thresholds = self.thresholds.clone();
         if let Some((p, scene)) = &mut self.result {
-            *scene = Scene::new(p.candidates.select(&view.thresholds));
+            *scene = Scene::new(self.class_conf.select(&p.candidates, &view.thresholds));
             for step in &mut self.steps {
                 step.reselected(p, &view.thresholds, scene);
             }
+            scene.trails.retain(|t| !self.class_conf.hidden.contains(&t.class_id));
         }
         if let Some((p, scene)) = self.scene_at(view.frame.time) {
             (view.processed, view.scene) = (p, scene);
@@ -331,6 +347,12 @@ impl<'a> Consumer<'a> {
                     }
                     Action::SetThresholds(t) => {
                         self.thresholds = t;
+                        if let Some(v) = &mut current {
+                            self.reselect(v, paused);
+                        }
+                    }
+                    Action::SetClassConf(c) => {
+                        self.class_conf = c;
                         if let Some(v) = &mut current {
                             self.reselect(v, paused);
                         }

@@ -1,6 +1,7 @@
 //! The window presenter (main thread): the frame the consumer loop hands over, its scene, HUD, sliders and keys.
 
 pub mod hud;
+pub mod legend;
 pub mod region;
 pub mod slider;
 pub mod tracking;
@@ -13,6 +14,7 @@ use ab_glyph::{FontRef, PxScale};
 use image::{Rgb, RgbImage};
 use minifb::{InputCallback, Key, MouseButton, MouseMode, ScaleMode, Window, WindowOptions};
 
+use crate::class_conf::ClassConf;
 use crate::config::{CONF_RANGE, IOU_RANGE};
 use crate::consumer::stats::{compact_lines, hud_lines, HudStats, Tone};
 use crate::consumer::{Action, FrameView, Presenter};
@@ -88,6 +90,16 @@ pub struct WindowPresenter {
     frame_fit: Option<(Fit, u32, u32)>,
     /// One line, full or none (`D`).
     hud_mode: hud::HudMode,
+    /// Classes' own thresholds and hidden classes, as this window last sent them.
+    class_conf: ClassConf,
+    /// The class the confidence slider and Up/Down set (a click in the legend), if any.
+    selected: Option<usize>,
+    /// The threshold of every class without one of its own (the slider's value when no class is selected).
+    default_conf: f32,
+    /// Legend entries as last drawn (window pixels).
+    legend: Vec<(usize, hud::Area)>,
+    /// The left button was down at the last refresh (a click is its press).
+    was_down: bool,
 }
 
 impl WindowPresenter {
@@ -124,6 +136,11 @@ impl WindowPresenter {
             region_tool: RegionTool::Off,
             frame_fit: None,
             hud_mode: hud::HudMode::default(),
+            class_conf: ClassConf::default(),
+            selected: None,
+            default_conf: t.conf,
+            legend: Vec::new(),
+            was_down: false,
         })
     }
 
@@ -136,8 +153,41 @@ impl WindowPresenter {
         self
     }
 
+    /// Classes' own thresholds from the start (`--conf 0.25,person=0.5`).
+    pub fn with_class_conf(mut self, class_conf: ClassConf) -> WindowPresenter {
+        self.class_conf = class_conf;
+        self
+    }
+
     fn thresholds(&self) -> Thresholds {
-        Thresholds { conf: self.conf.value, iou: self.iou.value }
+        Thresholds { conf: self.default_conf, iou: self.iou.value }
+    }
+
+    /// The confidence slider moved: the selected class's own threshold, or everyone else's.
+    fn conf_moved(&mut self) -> Action {
+        match self.selected {
+            Some(c) => {
+                self.class_conf.per_class.insert(c, self.conf.value);
+                tracing::info!("class {c} conf={:.2}", self.conf.value);
+                Action::SetClassConf(self.class_conf.clone())
+            }
+            None => {
+                self.default_conf = self.conf.value;
+                Action::SetThresholds(self.thresholds())
+            }
+        }
+    }
+
+    /// A click in the legend: select, hide or show a class; the slider then shows what it sets.
+    fn legend_click(&mut self, class: usize) -> Action {
+        let what = legend::click(&mut self.class_conf, &mut self.selected, class);
+        tracing::info!("legend class={class} {what:?}");
+        self.conf.value = match self.selected {
+            Some(c) => self.class_conf.conf(c, self.default_conf),
+            None => self.default_conf,
+        };
+        self.redraw = true;
+        Action::SetClassConf(self.class_conf.clone())
     }
 
     /// Keys and mouse since the last refresh, as actions.
@@ -146,8 +196,12 @@ impl WindowPresenter {
         let keys: Vec<Key> = self.pressed.borrow_mut().drain(..).collect();
         for key in keys {
             let moved = match key {
-                Key::Up => self.conf.nudge(0.05),
-                Key::Down => self.conf.nudge(-0.05),
+                Key::Up | Key::Down => {
+                    if self.conf.nudge(if key == Key::Up { 0.05 } else { -0.05 }) {
+                        actions.push(self.conf_moved());
+                    }
+                    false
+                }
                 Key::Right => self.iou.nudge(0.05),
                 Key::Left => self.iou.nudge(-0.05),
                 Key::Space => {
@@ -201,13 +255,23 @@ impl WindowPresenter {
         }
         let mouse = self.window.get_mouse_pos(MouseMode::Discard);
         let down = self.window.get_mouse_down(MouseButton::Left);
-        if self.line_tool.armed {
+        let pressed = down && !self.was_down;
+        self.was_down = down;
+        let on_legend = mouse.and_then(|m| legend::hit(&self.legend, m));
+        if let (true, Some(class), false) = (pressed, on_legend, self.line_tool.armed) {
+            actions.push(self.legend_click(class));
+        } else if self.line_tool.armed {
             // After L the mouse draws the counting line, not the sliders.
             let (changed, action) = tracking::on_mouse(mouse, down, self.to_window, &mut self.line_tool);
             self.redraw |= changed;
             actions.extend(action);
-        } else if self.conf.update(mouse, down) | self.iou.update(mouse, down) {
-            actions.push(Action::SetThresholds(self.thresholds()));
+        } else {
+            if self.conf.update(mouse, down) {
+                actions.push(self.conf_moved());
+            }
+            if self.iou.update(mouse, down) {
+                actions.push(Action::SetThresholds(self.thresholds()));
+            }
         }
         actions
     }
@@ -372,14 +436,41 @@ impl WindowPresenter {
             hud::HudMode::Compact => compact_lines(hud),
             hud::HudMode::None => compact_lines(hud).into_iter().skip(1).collect(),
         };
-        let lines: Vec<(String, Rgb<u8>)> =
+        let mut lines: Vec<(String, Rgb<u8>)> =
             lines.into_iter().map(|(t, tone)| (t, if tone == Tone::Warn { hud::WARN } else { hud::TEXT })).collect();
+        if let Some(c) = self.selected {
+            let name = crate::detector::labels::name(&self.labels, c);
+            let note = format!("slider sets {name}: conf {:.2} (click {name} again to hide it)", self.conf.value);
+            lines.insert(0, (note, hud::WARN));
+        }
         let text_w = lines.iter().map(|(t, _)| overlay::text_width(&self.font, small, t)).fold(0.0, f32::max);
         let line_h = small.y.ceil() as i32 + 3;
         let badge = hud::rec_badge_size(&self.font, small);
         let (panel, kept, badge_at) =
             hud::layout(ww as i32, (text_w.ceil() as i32 + 12, lines.len(), line_h), badge, sliders);
+        // The class legend down the right edge, under the REC badge's corner.
+        let listed = legend::classes(
+            view.iter().flat_map(|v| v.scene.detections.iter().map(|d| d.class_id)),
+            &self.class_conf,
+            self.selected,
+        );
+        let legend_top = badge_at.bottom().max(8 + badge.1) + 10;
         let mut avoid = vec![[sliders.x, sliders.y, sliders.w, sliders.h]];
+        let th = small.y.ceil() as i32 + 4;
+        if let Some(w) = listed
+            .iter()
+            .map(|&c| {
+                overlay::text_width(
+                    &self.font,
+                    small,
+                    &format!("{} (hidden)", crate::detector::labels::name(&self.labels, c)),
+                )
+            })
+            .reduce(f32::max)
+        {
+            let w = w.ceil() as i32 + 10;
+            avoid.push([ww as i32 - 8 - w, legend_top - 2, w + 2, listed.len() as i32 * (th + 4) + 4]);
+        }
         if kept > 0 {
             avoid.push([panel.x, panel.y, panel.w, panel.h]);
         }
@@ -396,6 +487,17 @@ impl WindowPresenter {
         hud::slider(&mut self.canvas, &self.font, small, &self.conf);
         hud::slider(&mut self.canvas, &self.font, small, &self.iou);
         overlay::text_box(&mut self.canvas, &self.font, small, panel.x, panel.y, &lines[..kept]);
+        self.legend = legend::draw(
+            &mut self.canvas,
+            &self.font,
+            small,
+            ww as i32 - 8,
+            legend_top,
+            &listed,
+            &self.labels,
+            &self.class_conf,
+            self.selected,
+        );
         if let Some(secs) = hud.recording_seconds {
             hud::rec_badge(&mut self.canvas, &self.font, small, badge_at, secs);
         }
