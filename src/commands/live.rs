@@ -66,13 +66,16 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     messages::note(&pipeline.info.summary());
     messages::note(&format!("source {}", pipeline.source_desc));
     let class_conf = class_conf_spec.resolve(&pipeline.info.labels)?;
+    // The heatmap is fed when it is written (--heatmap-out) or can be shown (M in the window).
+    let heat = (cfg.heatmap_out.is_some() || !cfg.headless).then(|| Rc::new(RefCell::new(HeatState::default())));
     let mut presenter: Box<dyn Presenter> = if cfg.headless {
         Box::new(Headless)
     } else {
         Box::new(
             WindowPresenter::open(pipeline.info.labels.clone(), &thresholds, floor)?
                 .with_inference(settings)
-                .with_class_conf(class_conf.clone()),
+                .with_class_conf(class_conf.clone())
+                .with_heat(heat.clone()),
         )
     };
     let out_cfg = OutputConfig {
@@ -92,7 +95,6 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
         Some(spec) => spec.resolve(&pipeline.info.labels).map_err(|e| crate::config::for_flag(e, "--blur"))?,
         None => Vec::new(),
     };
-    let heat = cfg.heatmap_out.as_ref().map(|_| Rc::new(RefCell::new(HeatState::default())));
     consumer.add_step(Box::new(
         Tracking::new(cfg.line, cfg.track, pipeline.info.labels.clone())
             .with_watch(zones, events.clone())

@@ -122,7 +122,7 @@ pub fn slider(img: &mut RgbImage, font: &FontRef, scale: PxScale, s: &Slider) {
 }
 
 /// Keys and what they do, drawn in two columns at the centre.
-pub const HELP: [(&str, &str); 15] = [
+pub const HELP: [(&str, &str); 17] = [
     ("Up / Down", "confidence +/- 0.05"),
     ("Left / Right", "IoU +/- 0.05"),
     ("mouse", "drag the sliders"),
@@ -136,6 +136,8 @@ pub const HELP: [(&str, &str); 15] = [
     ("G", "tiles on / off (small objects)"),
     ("Z + drag", "zoom region (Z again clears it)"),
     ("D", "HUD: one line / full / off"),
+    ("B", "blurring on / off in this window (--blur; what is written stays blurred)"),
+    ("M", "heatmap of where tracks went"),
     ("H", "this help"),
     ("Q / Esc", "quit"),
 ];

@@ -21,8 +21,9 @@ use crate::consumer::{Action, FrameView, Presenter};
 use crate::detector::preprocess::{resize_rgb, ResizeScratch};
 use crate::detector::tiles::{Region, Tiling};
 use crate::detector::Thresholds;
-use crate::overlay::{self, Mapping};
+use crate::overlay::{self, Mapping, Scene};
 use crate::pipeline::InferenceSettings;
+use crate::track::live::HeatState;
 
 use self::region::RegionTool;
 use self::slider::Slider;
@@ -100,6 +101,11 @@ pub struct WindowPresenter {
     legend: Vec<(usize, hud::Area)>,
     /// The left button was down at the last refresh (a click is its press).
     was_down: bool,
+    /// `B`: blurring off in the window only (what is written stays blurred while `--blur` is given).
+    blur_off: bool,
+    /// `M`: the heatmap over the dimmed frame, fed by the tracking step.
+    heat_view: bool,
+    heat: Option<Rc<RefCell<HeatState>>>,
 }
 
 impl WindowPresenter {
@@ -141,10 +147,19 @@ impl WindowPresenter {
             default_conf: t.conf,
             legend: Vec::new(),
             was_down: false,
+            blur_off: false,
+            heat_view: false,
+            heat: None,
         })
     }
 
     /// The inference settings the run starts with; `G` and `Z` change them from there.
+    /// The heatmap the tracking step feeds, shown by `M`.
+    pub fn with_heat(mut self, heat: Option<Rc<RefCell<HeatState>>>) -> WindowPresenter {
+        self.heat = heat;
+        self
+    }
+
     pub fn with_inference(mut self, settings: InferenceSettings) -> WindowPresenter {
         if settings.passes.tiling != Tiling::Off {
             self.tiles_on = settings.passes.tiling;
@@ -221,6 +236,18 @@ impl WindowPresenter {
                 }
                 Key::R => {
                     actions.push(Action::ToggleRecording);
+                    false
+                }
+                Key::B => {
+                    self.blur_off = !self.blur_off;
+                    tracing::info!("window blur {}", if self.blur_off { "off" } else { "on" });
+                    self.redraw = true;
+                    false
+                }
+                Key::M => {
+                    self.heat_view = !self.heat_view && self.heat.is_some();
+                    tracing::info!("heatmap {}", if self.heat_view { "on" } else { "off" });
+                    self.redraw = true;
                     false
                 }
                 Key::S => {
@@ -394,8 +421,13 @@ impl WindowPresenter {
         if view.is_none() {
             overlay::fill_rect(&mut self.canvas, 0, 0, ww as i32, wh as i32, bars);
         }
+        // `M`: the heat of the last minutes over the dimmed frame, drawn in its place.
+        let heat_img = match (view, &self.heat, self.heat_view) {
+            (Some(v), Some(heat), true) => heat.borrow().map.as_ref().map(|m| m.render(&v.frame.image, false)),
+            _ => None,
+        };
         if let Some(v) = view {
-            let img = &v.frame.image;
+            let img = heat_img.as_ref().unwrap_or(&v.frame.image);
             let f = fit(img.width(), img.height(), ww, wh);
             // Only the bars around the frame: the frame covers the rest.
             let (fx, fy, fw, fh) = (f.x as i32, f.y as i32, f.w as i32, f.h as i32);
@@ -479,8 +511,34 @@ impl WindowPresenter {
         }
         // Drawn after scaling, in window pixels, so lines stay crisp.
         if let (Some(v), Some(m)) = (view, to_window) {
-            overlay::draw_scene_avoiding(&mut self.canvas, &v.scene, &self.labels, m, &avoid);
+            if self.blur_off && !v.scene.blur.is_empty() {
+                let scene = Scene { blur: Vec::new(), ..v.scene.clone() };
+                overlay::draw_scene_avoiding(&mut self.canvas, &scene, &self.labels, m, &avoid);
+            } else {
+                overlay::draw_scene_avoiding(&mut self.canvas, &v.scene, &self.labels, m, &avoid);
+            }
             self.to_window = m;
+        }
+        if let (true, Some(heat)) = (heat_img.is_some(), &self.heat) {
+            // The heatmap's legend: distinct tracks per class that left heat, above the sliders.
+            let per_class = heat.borrow().map.as_ref().map(|m| {
+                m.tracks
+                    .iter()
+                    .map(|(c, ids)| format!("{} {}", crate::detector::labels::name(&self.labels, *c), ids.len()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            let text =
+                format!("heatmap (M), tracks: {}", per_class.filter(|t| !t.is_empty()).unwrap_or("none yet".into()));
+            overlay::draw_tag(
+                &mut self.canvas,
+                &self.font,
+                small,
+                12,
+                sliders.y - small.y as i32 - 16,
+                &text,
+                hud::WARN,
+            );
         }
         tracking::draw(&mut self.canvas, &self.line_tool, self.to_window, &self.font, small);
         self.draw_region(small);
