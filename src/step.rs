@@ -19,6 +19,10 @@ pub enum TrackAction {
     SetLine(Segment),
     /// C: counts back to zero.
     ResetCounts,
+    /// A zone drawn in the window (P, corners, Enter): its name and corners in frame pixels.
+    AddZone(String, Vec<[f32; 2]>),
+    /// P over a zone: that zone goes.
+    RemoveZone(String),
 }
 
 /// A step run by the consumer loop on each new processed frame after selection (see `consumer`'s module note).

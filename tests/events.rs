@@ -282,3 +282,51 @@ fn a_wrong_mqtt_password_is_said_and_never_printed() {
     assert!(!stderr.contains("wrong-pw-123") && !stdout.contains("wrong-pw-123"), "{stderr}");
     assert!(stderr.contains("nasview:***@"), "{stderr}");
 }
+
+/// `P`, four clicks and Enter in the real window under Xvfb: the zone drawn there gets events.
+#[test]
+fn a_zone_drawn_in_the_window_gets_events() {
+    let dir = scratch("events-window-zone");
+    let x = crate::window::Xvfb::start();
+    let events_file = dir.join("events.jsonl");
+    let mut child = nasview_cmd(&["--source", "demo", "--events", events_file.to_str().unwrap()])
+        .env("DISPLAY", &x.display)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let xdo = |args: &[&str]| {
+        Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &x.display)
+            .stderr(Stdio::null())
+            .output()
+            .expect("xdotool runs")
+    };
+    let found = xdo(&["search", "--sync", "--name", "^nasview$"]);
+    let id = String::from_utf8_lossy(&found.stdout).lines().next().unwrap_or_default().to_string();
+    assert!(!id.is_empty(), "no window");
+    std::thread::sleep(Duration::from_secs(3));
+    xdo(&["key", "--window", &id, "p"]);
+    std::thread::sleep(Duration::from_millis(500));
+    // A press held across a refresh, as a hand's is.
+    for (px, py) in [("100", "100"), ("1100", "100"), ("1100", "700"), ("100", "700")] {
+        xdo(&["mousemove", px, py]);
+        std::thread::sleep(Duration::from_millis(200));
+        xdo(&["mousedown", "1"]);
+        std::thread::sleep(Duration::from_millis(200));
+        xdo(&["mouseup", "1"]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    xdo(&["key", "--window", &id, "Return"]);
+    std::thread::sleep(Duration::from_secs(8));
+    xdo(&["key", "--window", &id, "q"]);
+    let status = child.wait().unwrap();
+    let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap_or_default();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let events = json_lines(&std::fs::read_to_string(&events_file).unwrap_or_default());
+    assert!(
+        events.iter().any(|e| e["event"] == "zone_entered" && e["zone"] == "zone-1"),
+        "no event of the drawn zone: {events:?}"
+    );
+}

@@ -294,7 +294,17 @@ impl Tracking {
                     self.place_line(w, h);
                 }
             }
+            TrackAction::AddZone(name, corners) => {
+                tracing::info!("zone {name} added with {} corners", corners.len());
+                self.zones.add(super::zones::ZoneSpec::from_pixels(name.clone(), corners.clone()));
+            }
+            TrackAction::RemoveZone(name) => {
+                if self.zones.remove(name) {
+                    tracing::info!("zone {name} removed");
+                }
+            }
             TrackAction::ResetCounts => {
+                self.zones.reset();
                 if let Some(c) = &mut self.counter {
                     c.reset();
                 }

@@ -122,7 +122,7 @@ pub fn slider(img: &mut RgbImage, font: &FontRef, scale: PxScale, s: &Slider) {
 }
 
 /// Keys and what they do, drawn in two columns at the centre.
-pub const HELP: [(&str, &str); 17] = [
+pub const HELP: [(&str, &str); 18] = [
     ("Up / Down", "confidence +/- 0.05"),
     ("Left / Right", "IoU +/- 0.05"),
     ("mouse", "drag the sliders"),
@@ -138,6 +138,7 @@ pub const HELP: [(&str, &str); 17] = [
     ("D", "HUD: one line / full / off"),
     ("B", "blurring on / off in this window (--blur; what is written stays blurred)"),
     ("M", "heatmap of where tracks went"),
+    ("P, clicks, Enter", "draw a zone (P over a zone removes it)"),
     ("H", "this help"),
     ("Q / Esc", "quit"),
 ];

@@ -5,6 +5,7 @@ pub mod legend;
 pub mod region;
 pub mod slider;
 pub mod tracking;
+pub mod zones;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -23,11 +24,13 @@ use crate::detector::tiles::{Region, Tiling};
 use crate::detector::Thresholds;
 use crate::overlay::{self, Mapping, Scene};
 use crate::pipeline::InferenceSettings;
+use crate::step::TrackAction;
 use crate::track::live::HeatState;
 
 use self::region::RegionTool;
 use self::slider::Slider;
 use self::tracking::LineTool;
+use self::zones::{PKey, ZoneTool};
 
 /// Where the frame sits in the window: scale and offset of the aspect-preserving fit.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -106,6 +109,12 @@ pub struct WindowPresenter {
     /// `M`: the heatmap over the dimmed frame, fed by the tracking step.
     heat_view: bool,
     heat: Option<Rc<RefCell<HeatState>>>,
+    /// P, clicks and Enter: a zone.
+    zone_tool: ZoneTool,
+    /// Zones as last shown (names and polygons, frame pixels), for P over a zone.
+    zones_shown: Vec<(String, Vec<[f32; 2]>)>,
+    /// The mouse in window pixels at the last refresh (the zone tool's rubber band).
+    mouse: Option<(f32, f32)>,
 }
 
 impl WindowPresenter {
@@ -150,6 +159,9 @@ impl WindowPresenter {
             blur_off: false,
             heat_view: false,
             heat: None,
+            zone_tool: ZoneTool::default(),
+            zones_shown: Vec::new(),
+            mouse: None,
         })
     }
 
@@ -244,6 +256,26 @@ impl WindowPresenter {
                     self.redraw = true;
                     false
                 }
+                Key::P => {
+                    let mouse = self.window.get_mouse_pos(MouseMode::Discard).map(|m| self.to_window.inverse(m));
+                    match self.zone_tool.p_key(mouse, &self.zones_shown) {
+                        PKey::Remove(name) => actions.push(Action::Track(TrackAction::RemoveZone(name))),
+                        what => tracing::info!("zone tool {what:?}"),
+                    }
+                    self.redraw = true;
+                    false
+                }
+                Key::Enter | Key::NumPadEnter if self.zone_tool.armed => {
+                    let taken: Vec<String> = self.zones_shown.iter().map(|z| z.0.clone()).collect();
+                    actions.extend(self.zone_tool.close(&taken).map(Action::Track));
+                    self.redraw = true;
+                    false
+                }
+                Key::Backspace if self.zone_tool.armed => {
+                    self.zone_tool.backspace();
+                    self.redraw = true;
+                    false
+                }
                 Key::M => {
                     self.heat_view = !self.heat_view && self.heat.is_some();
                     tracing::info!("heatmap {}", if self.heat_view { "on" } else { "off" });
@@ -285,7 +317,17 @@ impl WindowPresenter {
         let pressed = down && !self.was_down;
         self.was_down = down;
         let on_legend = mouse.and_then(|m| legend::hit(&self.legend, m));
-        if let (true, Some(class), false) = (pressed, on_legend, self.line_tool.armed) {
+        if self.mouse != mouse {
+            self.redraw |= self.zone_tool.armed;
+            self.mouse = mouse;
+        }
+        if self.zone_tool.armed {
+            // After P a click is a corner of the zone, not a slider or the legend.
+            if let (true, Some(m)) = (pressed, mouse) {
+                self.zone_tool.click(self.to_window.inverse(m));
+                self.redraw = true;
+            }
+        } else if let (true, Some(class), false) = (pressed, on_legend, self.line_tool.armed) {
             actions.push(self.legend_click(class));
         } else if self.line_tool.armed {
             // After L the mouse draws the counting line, not the sliders.
@@ -518,7 +560,9 @@ impl WindowPresenter {
                 overlay::draw_scene_avoiding(&mut self.canvas, &v.scene, &self.labels, m, &avoid);
             }
             self.to_window = m;
+            self.zones_shown = v.scene.zones.iter().map(|z| (z.name.clone(), z.poly.clone())).collect();
         }
+        zones::draw(&mut self.canvas, &self.zone_tool, self.mouse, self.to_window, &self.font, small);
         if let (true, Some(heat)) = (heat_img.is_some(), &self.heat) {
             // The heatmap's legend: distinct tracks per class that left heat, above the sliders.
             let per_class = heat.borrow().map.as_ref().map(|m| {
