@@ -11,14 +11,22 @@ use image::{Rgb, RgbImage};
 
 use crate::common::{model, nasview, scratch};
 
+/// One real window at a time: the window tests measure frame rates and latencies, which another window (or its
+/// nasview) drawing on the same two cores would halve. Held by each `Xvfb` until it is dropped.
+static ONE_WINDOW: Mutex<()> = Mutex::new(());
+
 /// An Xvfb server for one test, killed on drop.
 pub struct Xvfb {
     child: Child,
     pub display: String,
+    // Declared last: released after the server is gone.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Xvfb {
     pub fn start() -> Xvfb {
+        // A test that failed while holding the lock poisons it; the next one still gets its turn.
+        let turn = ONE_WINDOW.lock().unwrap_or_else(|p| p.into_inner());
         // Xvfb picks a free display itself (-displayfd), stepping over the stale locks of killed servers,
         // and writes its number once it accepts clients.
         let mut child = Command::new("Xvfb")
@@ -30,7 +38,7 @@ impl Xvfb {
         let mut number = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut number).unwrap();
         assert!(!number.trim().is_empty(), "Xvfb did not start");
-        Xvfb { child, display: format!(":{}", number.trim()) }
+        Xvfb { child, display: format!(":{}", number.trim()), _turn: turn }
     }
 
     fn xdotool(&self, args: &[&str]) -> String {
