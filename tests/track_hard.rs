@@ -201,9 +201,7 @@ fn make_clip(dir: &Path, movers: &[Mover]) -> Vec<Visible> {
         visible.push(
             seen.iter()
                 .zip(movers)
-                .map(|(s, m)| {
-                    s.map(|(b, n)| (b.map(|c| c as f32), n as f32 / (m.size.0 * m.size.1) as f32))
-                })
+                .map(|(s, m)| s.map(|(b, n)| (b.map(|c| c as f32), n as f32 / (m.size.0 * m.size.1) as f32)))
                 .collect(),
         );
     }
