@@ -46,6 +46,8 @@ mod tags;
 mod tiles;
 /// Tracking and the counting line on a synthetic clip made from the bundled photos.
 mod track;
+/// The tracker's hard cases (occlusions, crossings on the line, flicker) with their measured upper bounds.
+mod track_hard;
 /// Videos of every common container and codec through FFmpeg, against ffmpeg's own decode.
 mod videos;
 /// The live window for real under Xvfb, driven with xdotool.
