@@ -202,12 +202,18 @@ fn rtsp_camera_goes_away_and_comes_back() {
     println!("RTSP {timeline}");
 }
 
-#[test]
-fn http_mjpeg_camera_goes_away_and_comes_back() {
-    let dir = scratch("streams-mjpeg");
+/// The clip and the folder an HTTP server serves, in a fresh scratch folder.
+fn served(name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = scratch(name);
     let clip = clip(&dir);
     let www = dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
+    (dir, clip, www)
+}
+
+#[test]
+fn http_mjpeg_camera_goes_away_and_comes_back() {
+    let (dir, clip, www) = served("streams-mjpeg");
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(&clip)
@@ -224,10 +230,7 @@ fn http_mjpeg_camera_goes_away_and_comes_back() {
 
 #[test]
 fn hls_and_plain_files_over_http() {
-    let dir = scratch("streams-http-files");
-    let clip = clip(&dir);
-    let www = dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
+    let (_dir, clip, www) = served("streams-http-files");
     std::fs::copy(&clip, www.join("clip.mp4")).unwrap();
     // The server also serves /mjpeg, from the JPEGs in its folder.
     std::fs::copy(photo("dog.jpg"), www.join("dog.jpg")).unwrap();
