@@ -239,11 +239,6 @@ impl Video {
         self.finite
     }
 
-    /// Packets the decoder refused so far.
-    pub fn skipped_packets(&self) -> u64 {
-        self.skipped_packets
-    }
-
     /// How long the last frame took to read, decode and convert.
     pub fn last_decode(&self) -> Option<Duration> {
         self.last_decode
