@@ -48,22 +48,8 @@ impl ClassConfSpec {
     pub fn resolve(&self, labels: &[String]) -> anyhow::Result<ClassConf> {
         let mut per_class = BTreeMap::new();
         for (class, v) in &self.0 {
-            let id = match class.parse::<usize>() {
-                Ok(id) if id < labels.len() => id,
-                _ => match labels.iter().position(|l| l.eq_ignore_ascii_case(class)) {
-                    Some(id) => id,
-                    None => {
-                        let known: Vec<&str> = labels.iter().map(String::as_str).take(12).collect();
-                        bail!(
-                            "--conf {class}={v}: no such class; this model has {} classes: ids 0..{} or names ({}{})",
-                            labels.len(),
-                            labels.len().saturating_sub(1),
-                            known.join(", "),
-                            if labels.len() > 12 { ", ..." } else { "" }
-                        );
-                    }
-                },
-            };
+            let id = crate::detector::labels::find(labels, class)
+                .map_err(|valid| anyhow::anyhow!("--conf {class}={v}: no such class; {valid}"))?;
             per_class.insert(id, *v);
         }
         Ok(ClassConf { per_class, hidden: BTreeSet::new() })

@@ -141,9 +141,14 @@ pub struct ClassSpec(pub Vec<ClassRef>);
 
 impl ClassSpec {
     pub fn parse(spec: &str) -> anyhow::Result<ClassSpec> {
+        ClassSpec::parse_for("--classes", spec)
+    }
+
+    /// As `parse`, the error naming `flag`.
+    pub fn parse_for(flag: &str, spec: &str) -> anyhow::Result<ClassSpec> {
         let items: Vec<&str> = spec.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
         if items.is_empty() {
-            bail!("--classes {spec:?} names no class: give names or ids, e.g. --classes person,cup or --classes 0,41");
+            bail!("{flag} {spec:?} names no class: give names or ids, e.g. {flag} person,cup or {flag} 0,41");
         }
         Ok(ClassSpec(
             items
@@ -155,36 +160,27 @@ impl ClassSpec {
 
     /// Sorted class ids; an unknown name or an id the model does not have is an error that lists what is valid.
     pub fn resolve(&self, labels: &[String]) -> anyhow::Result<Vec<usize>> {
-        let valid = || {
-            let known: Vec<&str> = labels.iter().map(String::as_str).take(12).collect();
-            format!(
-                "this model has {} classes: ids 0..{} or names ({}{})",
-                labels.len(),
-                labels.len().saturating_sub(1),
-                known.join(", "),
-                if labels.len() > 12 { ", ..." } else { "" }
-            )
-        };
+        self.resolve_for("--classes", labels)
+    }
+
+    /// As `resolve`, the errors naming `flag` (`--blur` takes classes the same way).
+    pub fn resolve_for(&self, flag: &str, labels: &[String]) -> anyhow::Result<Vec<usize>> {
         let mut ids = Vec::new();
         for item in &self.0 {
-            match item {
-                ClassRef::Id(id) if *id < labels.len() => ids.push(*id),
-                ClassRef::Id(id) => bail!("--classes {id}: no such class id; {}", valid()),
-                ClassRef::Name(name) => match labels.iter().position(|l| l.eq_ignore_ascii_case(name)) {
-                    Some(id) => ids.push(id),
-                    None => bail!("--classes {name:?}: no such class; {}", valid()),
-                },
-            }
+            let (text, shown) = match item {
+                ClassRef::Id(id) => (id.to_string(), id.to_string()),
+                ClassRef::Name(name) => (name.clone(), format!("{name:?}")),
+            };
+            let kind = if matches!(item, ClassRef::Id(_)) { "no such class id" } else { "no such class" };
+            ids.push(
+                crate::detector::labels::find(labels, &text)
+                    .map_err(|valid| anyhow::anyhow!("{flag} {shown}: {kind}; {valid}"))?,
+            );
         }
         ids.sort_unstable();
         ids.dedup();
         Ok(ids)
     }
-}
-
-/// An error about `--classes` said about the flag that was really given (`--blur` takes classes the same way).
-pub fn for_flag(e: anyhow::Error, flag: &str) -> anyhow::Error {
-    anyhow::anyhow!(e.to_string().replacen("--classes", flag, 1))
 }
 
 fn check_range<T: PartialOrd + std::fmt::Display>(flag: &str, v: T, range: &RangeInclusive<T>) -> anyhow::Result<()> {
@@ -380,7 +376,7 @@ fn live_config(m: &cli::ModelArgs, live: cli::LiveArgs) -> anyhow::Result<LiveCo
         snapshots: live.event_snapshots.clone(),
         mqtt: live.mqtt.as_deref().map(MqttTarget::parse).transpose()?,
     };
-    let blur = live.blur.as_deref().map(ClassSpec::parse).transpose().map_err(|e| for_flag(e, "--blur"))?;
+    let blur = live.blur.as_deref().map(|b| ClassSpec::parse_for("--blur", b)).transpose()?;
     if let Some(path) = &live.heatmap_out {
         if path.symlink_metadata().is_ok() {
             bail!(

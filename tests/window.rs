@@ -61,6 +61,13 @@ impl Xvfb {
         (child, log)
     }
 
+    /// Where a window is on the screen and its size: x, y, width, height.
+    fn geometry(&self, win: &str) -> (u32, u32, u32, u32) {
+        let geo = self.xdotool(&["getwindowgeometry", "--shell", win]);
+        let g = |k: &str| geo.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().parse::<u32>().unwrap();
+        (g("X"), g("Y"), g("WIDTH"), g("HEIGHT"))
+    }
+
     /// The id of nasview's window, waiting for it to appear.
     fn window(&self) -> String {
         self.xdotool(&["search", "--sync", "--name", "^nasview$"]).lines().next().unwrap().to_string()
@@ -159,9 +166,7 @@ fn live_window_boxes_hud_slider_and_recording() {
     // First frame on screen, then pause so the view holds still.
     log.wait_for("view frame=", 0, Duration::from_secs(60));
     let win = x.window();
-    let geo = x.xdotool(&["getwindowgeometry", "--shell", &win]);
-    let g = |k: &str| geo.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().parse::<u32>().unwrap();
-    let geometry = (g("X"), g("Y"), g("WIDTH"), g("HEIGHT"));
+    let geometry = x.geometry(&win);
     let mark = log.len();
     x.xdotool(&["key", "space"]);
     let paused = log.wait_for("paused", mark, Duration::from_secs(10));
@@ -475,9 +480,7 @@ fn zoom_region_drawn_with_z_and_the_mouse_finds_what_is_inside() {
         x.launch(&["--source", frames.to_str().unwrap(), "--fps", "4", "--model", m.to_str().unwrap()], &dir);
     log.wait_for("view frame=", 0, Duration::from_secs(60));
     let win = x.window();
-    let geo = x.xdotool(&["getwindowgeometry", "--shell", &win]);
-    let g = |k: &str| geo.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().parse::<u32>().unwrap();
-    let geometry = (g("X"), g("Y"), g("WIDTH"), g("HEIGHT"));
+    let geometry = x.geometry(&win);
     let fit = nasview::ui::fit(1920, 1080, geometry.2, geometry.3);
 
     // Z, then a drag over frame pixels (480, 240)..(800, 480): a 320x240 part, zoomed 2x into the model.
@@ -551,9 +554,7 @@ fn class_legend_selects_sets_and_hides_a_class() {
         x.launch(&["--source", "demo", "--conf", "0.25,person=0.5", "--model", m.to_str().unwrap()], &dir);
     log.wait_for("view frame=", 0, Duration::from_secs(60));
     let win = x.window();
-    let geo = x.xdotool(&["getwindowgeometry", "--shell", &win]);
-    let g = |k: &str| geo.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().parse::<u32>().unwrap();
-    let geometry = (g("X"), g("Y"), g("WIDTH"), g("HEIGHT"));
+    let geometry = x.geometry(&win);
     // Pause on the astronaut: a person is shown, so the legend lists `person 0.50` at the top right.
     let mark = log.len();
     x.xdotool(&["key", "space"]);

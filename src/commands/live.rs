@@ -92,7 +92,7 @@ pub fn run(cfg: LiveConfig) -> anyhow::Result<u8> {
     // Always a step, so T can turn tracking on in the window after --no-track.
     let zones = Zones::new(cfg.zones, cfg.dwell_alert);
     let blur = match &cfg.blur {
-        Some(spec) => spec.resolve(&pipeline.info.labels).map_err(|e| crate::config::for_flag(e, "--blur"))?,
+        Some(spec) => spec.resolve_for("--blur", &pipeline.info.labels)?,
         None => Vec::new(),
     };
     consumer.add_step(Box::new(

@@ -163,6 +163,25 @@ pub fn check_count(labels: &[String], model_classes: Option<usize>, from: &str) 
     }
 }
 
+/// The class a command-line entry names: an id below the class count, or a name (case ignored). `Err` is the list
+/// of what is valid, for the caller's message.
+pub fn find(labels: &[String], name_or_id: &str) -> Result<usize, String> {
+    let found = match name_or_id.parse::<usize>() {
+        Ok(id) => (id < labels.len()).then_some(id),
+        Err(_) => labels.iter().position(|l| l.eq_ignore_ascii_case(name_or_id)),
+    };
+    found.ok_or_else(|| {
+        let known: Vec<&str> = labels.iter().map(String::as_str).take(12).collect();
+        format!(
+            "this model has {} classes: ids 0..{} or names ({}{})",
+            labels.len(),
+            labels.len().saturating_sub(1),
+            known.join(", "),
+            if labels.len() > 12 { ", ..." } else { "" }
+        )
+    })
+}
+
 /// The name of a class id, or `class<N>` when the list is shorter than the model's outputs.
 pub fn name(labels: &[String], class_id: usize) -> String {
     labels.get(class_id).cloned().unwrap_or_else(|| format!("class{class_id}"))

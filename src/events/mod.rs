@@ -15,8 +15,9 @@ use anyhow::Context;
 use image::RgbImage;
 use serde::Serialize;
 
-use crate::detector::{labels, Detection};
+use crate::detector::Detection;
 use crate::messages;
+use crate::outputs::JsonDetection;
 
 /// One event, as written: `{"event":"zone_entered","time_ms":1200.0,"frame":36,"track_id":3,"class_id":0,
 /// "label":"person","score":0.87,"box":[..],"zone":"door"}`.
@@ -45,16 +46,18 @@ pub struct Event {
 impl Event {
     /// An event about a track seen as `det` at `time` in frame `frame`.
     pub fn new(event: &'static str, time: Duration, frame: u64, id: u64, det: &Detection, names: &[String]) -> Event {
-        let round = |v: f32| (v * 100.0).round() / 100.0;
+        // Rounded as every detection nasview prints.
+        let JsonDetection { class_id, label, score, bbox, .. } =
+            crate::outputs::to_json(std::slice::from_ref(det), names).remove(0);
         Event {
             event,
             time_ms: (time.as_secs_f64() * 1e4).round() / 10.0,
             frame,
             track_id: id,
-            class_id: det.class_id,
-            label: labels::name(names, det.class_id),
-            score: (det.score * 1e4).round() / 1e4,
-            bbox: det.bbox.map(round),
+            class_id,
+            label,
+            score,
+            bbox,
             direction: None,
             zone: None,
             dwell_s: None,
