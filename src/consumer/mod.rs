@@ -269,6 +269,8 @@ impl<'a> Consumer<'a> {
         let mut stall_said = false;
         let mut rates = Rates::default();
         let every = self.every();
+        // When new boxes for the frame on screen are drawn if no newer frame has come to carry them.
+        let mut boxes_waiting: Option<Instant> = None;
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(Ending::Signal);
@@ -287,15 +289,22 @@ impl<'a> Consumer<'a> {
                         match &mut current {
                             // Showing every frame, the frame on screen is usually newer than the result: it
                             // keeps its place and gets the new boxes, moved to its time.
+                            // It is drawn with the next captured frame, due within a frame interval: drawing it
+                            // now as well would redraw the window (and copy it to the display) for each result
+                            // besides each frame, 50 times a second for 30 frames, the CPU inference needs.
                             Some(c) if every && c.frame.seq >= view.frame.seq => {
                                 if let Some((p, scene)) = self.scene_at(c.frame.time) {
                                     (c.processed, c.scene) = (p, scene);
                                 }
                                 log_view(c, false);
+                                boxes_waiting = Some(now + boxes_wait(rates.capture_fps));
                             }
-                            _ => self.show(view, &mut current, &mut rates),
+                            _ => {
+                                self.show(view, &mut current, &mut rates);
+                                changed = true;
+                            }
                         }
-                        (changed, last_new, stall_said) = (true, now, false);
+                        (last_new, stall_said) = (now, false);
                     }
                     Err(RecvTimeoutError::Disconnected) => {
                         if self.frames == 0 {
@@ -322,8 +331,12 @@ impl<'a> Consumer<'a> {
                         let latency = now.saturating_duration_since(frame.captured_at);
                         let view = FrameView { frame, processed, scene, thresholds: self.thresholds.clone(), latency };
                         self.show(view, &mut current, &mut rates);
-                        (changed, last_new, stall_said) = (true, now, false);
+                        (changed, last_new, stall_said, boxes_waiting) = (true, now, false, None);
                     }
+                }
+                // New boxes for the frame on screen, and no newer frame in time to carry them: drawn on it.
+                if boxes_waiting.is_some_and(|due| ended || Instant::now() >= due) {
+                    (changed, boxes_waiting) = (true, None);
                 }
                 if !changed && !ended {
                     self.check_waiting(started, last_new, &mut stall_said)?;
@@ -490,6 +503,17 @@ impl<'a> Consumer<'a> {
             recording_seconds: self.outputs.recording_seconds(),
             passes: view.and_then(|v| passes_hud(&v.processed)),
         }
+    }
+}
+
+/// How long new boxes for the frame on screen wait for the next captured frame to be drawn on (`--display
+/// every`): one capture interval, so a result is on screen at most a frame late; 100 ms while the capture rate
+/// is not yet known; never more than 250 ms (a source that slows down or stops).
+fn boxes_wait(capture_fps: f32) -> Duration {
+    if capture_fps.is_finite() && capture_fps > 0.0 {
+        Duration::from_secs_f32((1.0 / capture_fps).min(0.25))
+    } else {
+        Duration::from_millis(100)
     }
 }
 
@@ -725,8 +749,13 @@ mod tests {
             match self.turn {
                 1 => assert!(self.frames.send(frame(1))),
                 2 => assert!(self.frames.send(frame(2))),
-                // A result for frame 1 comes after frame 2 went up: frame 2 stays, with the newer boxes.
+                // A result for frame 1 comes after frame 2 went up: its boxes wait for the next frame, which
+                // comes at once and carries them.
                 3 => assert!(self.results.send(processed(1))),
+                4 => assert!(self.frames.send(frame(3))),
+                // A result for frame 2 and no frame after it: drawn on frame 3 once the wait is over.
+                5 => assert!(self.results.send(processed(2))),
+                6 => std::thread::sleep(boxes_wait(0.0) + Duration::from_millis(50)),
                 _ => return Ok(vec![Action::Quit]),
             }
             Ok(Vec::new())
@@ -748,8 +777,19 @@ mod tests {
         let mut feed = Feed { frames: ftx, results: tx, turn: 0, seen: Vec::new() };
         assert_eq!(consumer.run(&mut feed).unwrap(), Ending::Quit);
         // Result 0 on its own frame as found; frames 1 and 2 (200 and 400 ms on) with its box moved 2 and
-        // 4 px; then result 1 (at 200 ms) on frame 2: moved 2 px.
-        assert_eq!(feed.seen, [(0, 0, 0.0), (1, 0, 2.0), (2, 0, 4.0), (2, 1, 2.0)]);
-        assert_eq!((consumer.shown, consumer.frames), (3, 2), "three frames shown, two results");
+        // 4 px; result 1 (at 200 ms) not redrawn on frame 2 but on frame 3 (600 ms): moved 4 px; result 2
+        // (400 ms) on frame 3 after the wait: moved 2 px.
+        assert_eq!(feed.seen, [(0, 0, 0.0), (1, 0, 2.0), (2, 0, 4.0), (3, 1, 4.0), (3, 2, 2.0)]);
+        assert_eq!((consumer.shown, consumer.frames), (4, 3), "four frames shown, three results");
+    }
+
+    #[test]
+    fn new_boxes_wait_one_capture_interval_for_a_frame_to_carry_them() {
+        assert_eq!(boxes_wait(30.0), Duration::from_secs_f32(1.0 / 30.0));
+        assert_eq!(boxes_wait(4.0), Duration::from_millis(250));
+        // A source slower than 4 frames a second: a result waits no more than 250 ms to be drawn.
+        assert_eq!(boxes_wait(0.5), Duration::from_millis(250));
+        assert_eq!(boxes_wait(0.0), Duration::from_millis(100), "capture rate not known yet");
+        assert_eq!(boxes_wait(f32::NAN), Duration::from_millis(100));
     }
 }
