@@ -11,7 +11,10 @@ tracker to the frame's time (as drawn) and the same boxes as found on the older 
 `processed` shows the last processed frame and its boxes until the next result, so a frame captured meanwhile
 is scored against those boxes.
 
-Usage: tests/display_modes.py [--seconds 15] [--rounds 2] [--model models/yolov12n_int8.onnx]
+`--load N` runs N busy loops of another process beside it, as on a machine where other programs want the
+cores: every extra frame shown then costs inference its CPU.
+
+Usage: tests/display_modes.py [--seconds 15] [--rounds 2] [--load 0] [--model models/yolov12n_int8.onnx]
 (make bench-display). Needs Xvfb, xdotool and a release build.
 """
 
@@ -166,9 +169,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--load", type=int, default=0, help="busy loops of another process beside the runs")
     ap.add_argument("--model", default=str(ROOT / "models/yolov12n_int8.onnx"))
     a = ap.parse_args()
     xvfb, display = start_xvfb()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(a.load)]
     runs = []
     try:
         with tempfile.TemporaryDirectory(prefix="nasview-display-") as tmp:
@@ -186,6 +191,8 @@ def main():
                         )
                         runs.append(r)
     finally:
+        for h in hogs:
+            h.kill()
         xvfb.terminate()
         xvfb.wait()
     last = max(f[0] for r in runs for f in r["frames"])
