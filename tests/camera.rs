@@ -3,7 +3,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nasview::source::camera::convert::to_rgb;
@@ -12,7 +11,7 @@ use nasview::source::CameraRequest;
 use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{CameraFormat, FrameFormat, RequestedFormat, RequestedFormatType};
 
-use crate::common::{data, ffprobe, model, photo, scratch, spawn};
+use crate::common::{data, ffmpeg, ffprobe, model, photo, scratch, spawn};
 
 /// The modes of a `v4l2-ctl --list-formats-ext` listing, as a backend reports them: one per format, size and
 /// rate; formats nasview cannot read (H264, YU12, JPEG) left out, as nokhwa leaves them out. A rate like 7.5 fps
@@ -198,12 +197,6 @@ fn default_table() {
         // Every list's table marks exactly one default.
         assert_eq!(mode_table(&modes).matches("<- default").count(), 1, "{name}");
     }
-}
-
-/// Runs ffmpeg, failing the test with its stderr.
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).output().expect("ffmpeg runs (make setup)");
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {

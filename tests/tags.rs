@@ -5,19 +5,7 @@ use nasview::detector::{Detection, Detector, Thresholds};
 use nasview::source::Source;
 use nasview::tags;
 
-use crate::common::{cpu_options, model, photo};
-
-const PHOTOS: [&str; 9] = [
-    "astronaut.png",
-    "chelsea.png",
-    "coffee.png",
-    "dog.jpg",
-    "giraffe.jpg",
-    "horses.jpg",
-    "kite.jpg",
-    "person.jpg",
-    "rocket.jpg",
-];
+use crate::common::{cpu_options, model, photo, PHOTOS};
 
 /// Overlapping tag pairs of one image, placed above the boxes and greedily; checks the greedy placement.
 fn pairs(name: &str, img: (u32, u32), dets: &[Detection], labels: &[String]) -> (usize, usize) {

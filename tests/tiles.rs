@@ -9,19 +9,8 @@ use nasview::detector::nms::iou;
 use nasview::detector::tiles::{inside_ratio, PassSettings, Tiling};
 use nasview::detector::{Detector, Thresholds};
 
-use crate::common::{cpu_options, data, model, nasview, photo, scratch};
+use crate::common::{cpu_options, data, model, nasview, photo, scratch, PHOTOS};
 
-pub const PHOTOS: [&str; 9] = [
-    "astronaut.png",
-    "chelsea.png",
-    "coffee.png",
-    "dog.jpg",
-    "giraffe.jpg",
-    "horses.jpg",
-    "kite.jpg",
-    "person.jpg",
-    "rocket.jpg",
-];
 const MOSAIC: (u32, u32) = (1920, 1080);
 /// 36 cells: each of the nine photos four times, so each weighs the same. Cells are 320x180, a frame's
 /// sixth: a person filling a cell is 60 px tall at native resolution, 20 px in the full frame's letterbox.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use image::RgbImage;
 use nasview::source::video::{Input, Video};
 
-use crate::common::{ffprobe, nasview, photo, scratch};
+use crate::common::{ffmpeg, ffprobe, nasview, photo, scratch};
 
 /// A 3 s pan over a photo at 15 fps, 320x180: objects move, so a frame out of order or a wrong frame shows.
 fn pan(dir: &Path) -> PathBuf {
@@ -23,11 +23,6 @@ fn pan(dir: &Path) -> PathBuf {
         .expect("ffmpeg runs (make setup installs it)");
     assert!(status.success());
     out
-}
-
-fn ffmpeg(args: &[&str]) {
-    let status = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).status().expect("ffmpeg runs");
-    assert!(status.success(), "ffmpeg {args:?}");
 }
 
 /// What ffmpeg's own decode gives: every decoded frame (no frame-rate conversion) as RGB24, and each frame's

@@ -466,7 +466,7 @@ fn zoom_region_drawn_with_z_and_the_mouse_finds_what_is_inside() {
     let dir = scratch("zoom-region");
     // A still scene: a 1920x1080 mosaic of the photos (6x6), shown over and over at 4 frames a second.
     let photos: Vec<RgbImage> =
-        crate::tiles::PHOTOS.iter().map(|p| image::open(crate::common::photo(p)).unwrap().to_rgb8()).collect();
+        crate::common::PHOTOS.iter().map(|p| image::open(crate::common::photo(p)).unwrap().to_rgb8()).collect();
     let (mosaic, _) = crate::tiles::mosaic(0, &photos);
     let still = dir.join("mosaic.png");
     mosaic.save(&still).unwrap();

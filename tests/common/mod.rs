@@ -7,6 +7,19 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The bundled photos (`assets/photos`).
+pub const PHOTOS: [&str; 9] = [
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "dog.jpg",
+    "giraffe.jpg",
+    "horses.jpg",
+    "kite.jpg",
+    "person.jpg",
+    "rocket.jpg",
+];
+
 pub fn photo(name: &str) -> PathBuf {
     root().join("assets/photos").join(name)
 }
@@ -37,6 +50,12 @@ pub fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
+}
+
+/// Runs ffmpeg (`-v error -y`, then `args`), failing the test with its stderr: how the tests make their clips.
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg").args(["-v", "error", "-y"]).args(args).output().expect("ffmpeg runs (make setup)");
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The one ffprobe reader, shared with the unit tests.
