@@ -288,10 +288,9 @@ impl<'a> Consumer<'a> {
                         self.outputs.on_result(&view)?;
                         match &mut current {
                             // Showing every frame, the frame on screen is usually newer than the result: it
-                            // keeps its place and gets the new boxes, moved to its time.
-                            // It is drawn with the next captured frame, due within a frame interval: drawing it
-                            // now as well would redraw the window (and copy it to the display) for each result
-                            // besides each frame, 50 times a second for 30 frames, the CPU inference needs.
+                            // keeps its place and gets the new boxes, moved to its time, drawn with the next
+                            // captured frame (due within a frame interval). Drawing them now as well would redraw
+                            // the window for each result besides each frame: 50 times a second for 30 frames.
                             Some(c) if every && c.frame.seq >= view.frame.seq => {
                                 if let Some((p, scene)) = self.scene_at(c.frame.time) {
                                     (c.processed, c.scene) = (p, scene);
