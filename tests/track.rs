@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use image::{imageops, Rgb, RgbImage};
+use nasview::detector::nms::iou;
 
 use crate::common::{model, nasview, photo, scratch};
 
@@ -107,13 +108,6 @@ fn make_clip(dir: &Path, movers: &[Mover]) {
         }
         frame.save(dir.join(format!("frame_{f:04}.png"))).unwrap();
     }
-}
-
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let area = |r: &[f32; 4]| (r[2] - r[0]) * (r[3] - r[1]);
-    w * h / (area(a) + area(b) - w * h)
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use image::{imageops, Rgb, RgbImage};
+use nasview::detector::nms::iou;
 
 use crate::common::{model, nasview, photo, scratch};
 
@@ -206,13 +207,6 @@ fn make_clip(dir: &Path, movers: &[Mover]) -> Vec<Visible> {
         );
     }
     visible
-}
-
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let area = |r: &[f32; 4]| (r[2] - r[0]) * (r[3] - r[1]);
-    w * h / (area(a) + area(b) - w * h)
 }
 
 /// What the tracker made of one mover over the clip.
